@@ -1,0 +1,270 @@
+"""Run an export in real TF.js and measure how far it is from Python.
+
+"Never trust an export until real TF.js has run it." This module runs any browserml
+export folder in two real runtimes:
+
+- **Node**: npm ``@tensorflow/tfjs`` 4.22 (pure JS, ``cpu``) and
+  ``@tensorflow/tfjs-backend-wasm`` (``wasm``), through ``js/run_export.cjs``;
+- **headless Chromium** (Debian ``chromium`` driven by Playwright), loading the
+  model with TF.js's stock HTTP loader from a page served on 127.0.0.1
+  (``cpu``, ``wasm``, and ``webgl`` where the browser has it).
+
+Both feed the export's parity inputs (or yours) and return outputs, backend, median
+latency and the live tensor count. :func:`check_parity` turns that into the max
+absolute difference against the Python outputs stored in ``browserml.json``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from browserml.export import read_manifest, read_model_json
+from browserml.paths import JS_DIR, node_modules_dir
+from browserml.serve import serve
+
+NODE_BACKENDS = ("cpu", "wasm")
+CHROMIUM_BACKENDS = ("cpu", "wasm", "webgl")
+DEFAULT_RUNTIMES: tuple[tuple[str, str], ...] = (("node", "cpu"), ("node", "wasm"))
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+class TfjsRuntimeError(RuntimeError):
+    """TF.js could not run an export (missing runtime, load failure, bad inputs)."""
+
+
+@dataclass(frozen=True)
+class RuntimeResult:
+    """What one TF.js runtime produced for an export."""
+
+    runtime: str
+    backend: str
+    outputs: dict[str, np.ndarray]
+    latency_ms: float
+    tfjs_version: str
+    num_tensors_before: int
+    num_tensors_after: int
+
+    @classmethod
+    def from_json(cls, runtime: str, data: Mapping[str, Any]) -> RuntimeResult:
+        outputs = {k: np.asarray(v["data"], dtype=np.float64).reshape(v["shape"]) for k, v in data["outputs"].items()}
+        return cls(runtime, data["backend"], outputs, float(data["latency_ms"]), data["tfjs_version"],
+                   int(data["num_tensors_before"]), int(data["num_tensors_after"]))
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How far one runtime's outputs are from Python's, and how fast it ran."""
+
+    runtime: str
+    backend: str
+    max_abs_diff: float
+    tolerance: float
+    latency_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.isfinite(self.max_abs_diff) and self.max_abs_diff <= self.tolerance)
+
+    def __str__(self) -> str:
+        verdict = "ok" if self.ok else "FAIL"
+        return (f"{self.runtime:9s} {self.backend:6s} max|Δ|={self.max_abs_diff:.2e} "
+                f"(tol {self.tolerance:.0e}) {self.latency_ms:8.3f} ms  {verdict}")
+
+
+def max_abs_diff(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> float:
+    """Largest absolute difference over all named outputs; shapes must match exactly."""
+    if set(expected) != set(actual):
+        raise TfjsRuntimeError(f"output names differ: expected {sorted(expected)}, got {sorted(actual)}")
+    worst = 0.0
+    for name, want in expected.items():
+        want_arr, got_arr = np.asarray(want, dtype=np.float64), np.asarray(actual[name], dtype=np.float64)
+        if want_arr.shape != got_arr.shape:
+            raise TfjsRuntimeError(f"output {name!r}: shape {got_arr.shape} != expected {want_arr.shape}")
+        if want_arr.size:
+            diff = np.abs(want_arr - got_arr)
+            worst = max(worst, float(np.nanmax(diff)) if not np.isnan(diff).any() else float("inf"))
+    return worst
+
+
+def _inputs_json(inputs: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if inputs is None:
+        return None
+    return {k: np.asarray(v, dtype=np.float64).tolist() for k, v in inputs.items()}
+
+
+# --------------------------------------------------------------------------- Node
+
+
+def node_executable() -> str:
+    """Path of ``node``, or a clear error naming the fix."""
+    node = shutil.which("node")
+    if node is None:
+        raise TfjsRuntimeError("Node.js is not installed; `make setup` needs `node` and `npm` on PATH.")
+    return node
+
+
+def run_in_node(
+    export_dir: str | Path,
+    backend: str = "cpu",
+    inputs: Mapping[str, Any] | None = None,
+    repeats: int = 1,
+    timeout_s: float = 180,
+) -> RuntimeResult:
+    """Run an export in ``@tensorflow/tfjs`` under Node on ``cpu`` or ``wasm``."""
+    if backend not in NODE_BACKENDS:
+        raise ValueError(f"Node backend must be one of {NODE_BACKENDS}, got {backend!r}")
+    export_dir = Path(export_dir).resolve()
+    read_model_json(export_dir)  # refuse unsafe or broken folders before any JS sees them
+    read_manifest(export_dir)
+    env = dict(os.environ, NODE_PATH=str(node_modules_dir()))
+    cmd = [node_executable(), str(JS_DIR / "run_export.cjs"), "--dir", str(export_dir),
+           "--backend", backend, "--repeats", str(int(repeats))]
+    with tempfile.TemporaryDirectory() as tmp:
+        if inputs is not None:
+            path = Path(tmp) / "inputs.json"
+            path.write_text(json.dumps(_inputs_json(inputs)))
+            cmd += ["--inputs", str(path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        raise TfjsRuntimeError(f"TF.js (Node, {backend}) failed on {export_dir}:\n{tail}")
+    last = [line for line in proc.stdout.splitlines() if line.startswith("{")][-1]
+    return RuntimeResult.from_json("node", json.loads(last))
+
+
+# --------------------------------------------------------------------------- Chromium
+
+
+def chromium_executable() -> str:
+    """Path of Debian's Chromium (never a downloaded browser), or a clear error."""
+    path = os.environ.get("BROWSERML_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).is_file():
+        raise TfjsRuntimeError(
+            f"Chromium not found at {path}. `make setup` installs Debian's `chromium`; "
+            "set BROWSERML_CHROMIUM to use another build. browserml never downloads a browser."
+        )
+    return path
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Launch headless Debian Chromium with the flags that keep it off the network."""
+    return playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
+
+
+def in_worker_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn`` in a fresh thread: Playwright's sync API refuses to run inside the
+    asyncio loop that a Jupyter kernel runs cells in, but works from another thread."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
+def _chromium_runs(export_dir: Path, backends: Sequence[str], inputs: Any, repeats: int, timeout_s: float) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    mounts = {"/node_modules/": node_modules_dir(), "/browserml/": JS_DIR, "/export/": export_dir}
+    results = []
+    with serve(mounts) as base, sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            for backend in backends:
+                page = browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(f"{base}/browserml/harness.html", timeout=timeout_s * 1000)
+                page.wait_for_function("typeof window.browsermlHarness === 'function'", timeout=timeout_s * 1000)
+                try:
+                    data = page.evaluate(
+                        "cfg => window.browsermlHarness(cfg)",
+                        {"backend": backend, "inputs": inputs, "repeats": repeats},
+                    )
+                except Exception as err:  # playwright.Error: surface the page's own message
+                    raise TfjsRuntimeError(f"TF.js (Chromium, {backend}) failed: {err} {errors}") from err
+                results.append(data)
+                page.close()
+        finally:
+            browser.close()
+    return results
+
+
+def run_in_chromium(
+    export_dir: str | Path,
+    backends: Sequence[str] = ("cpu", "wasm"),
+    inputs: Mapping[str, Any] | None = None,
+    repeats: int = 1,
+    timeout_s: float = 120,
+) -> list[RuntimeResult]:
+    """Run an export in headless Chromium on each backend (one browser, a page each)."""
+    unknown = set(backends) - set(CHROMIUM_BACKENDS)
+    if unknown:
+        raise ValueError(f"unknown Chromium backends {sorted(unknown)}; choose from {CHROMIUM_BACKENDS}")
+    export_dir = Path(export_dir).resolve()
+    read_model_json(export_dir)
+    read_manifest(export_dir)
+    chromium_executable()
+    raw = in_worker_thread(_chromium_runs, export_dir, list(backends), _inputs_json(inputs), int(repeats), timeout_s)
+    return [RuntimeResult.from_json("chromium", r) for r in raw]
+
+
+# --------------------------------------------------------------------------- parity
+
+
+def run_everywhere(
+    export_dir: str | Path,
+    runtimes: Iterable[tuple[str, str]] = DEFAULT_RUNTIMES,
+    inputs: Mapping[str, Any] | None = None,
+    repeats: int = 1,
+) -> list[RuntimeResult]:
+    """Run an export on each ``(runtime, backend)`` pair; Chromium pairs share one browser."""
+    pairs = list(runtimes)
+    results: dict[tuple[str, str], RuntimeResult] = {}
+    chromium = [b for r, b in pairs if r == "chromium"]
+    if chromium:
+        for res in run_in_chromium(export_dir, chromium, inputs, repeats):
+            results[("chromium", res.backend)] = res
+    for runtime, backend in pairs:
+        if runtime == "node":
+            results[(runtime, backend)] = run_in_node(export_dir, backend, inputs, repeats)
+        elif runtime != "chromium":
+            raise ValueError(f"unknown runtime {runtime!r}; choose 'node' or 'chromium'")
+    return [results[p] for p in pairs]
+
+
+def check_parity(
+    export_dir: str | Path,
+    runtimes: Iterable[tuple[str, str]] = DEFAULT_RUNTIMES,
+    repeats: int = 1,
+) -> list[ParityReport]:
+    """Run the export's parity sample in each runtime and compare with Python's outputs."""
+    manifest = read_manifest(export_dir)
+    expected = manifest.parity_arrays("outputs")
+    tolerance = float(manifest.parity["tolerance"])
+    return [
+        ParityReport(r.runtime, r.backend, max_abs_diff(expected, r.outputs), tolerance, r.latency_ms)
+        for r in run_everywhere(export_dir, runtimes, repeats=repeats)
+    ]
+
+
+def assert_parity(
+    export_dir: str | Path,
+    runtimes: Iterable[tuple[str, str]] = DEFAULT_RUNTIMES,
+) -> list[ParityReport]:
+    """:func:`check_parity`, raising ``AssertionError`` with the whole table on any failure."""
+    reports = check_parity(export_dir, runtimes)
+    if not all(r.ok for r in reports):
+        raise AssertionError(f"TF.js parity failed for {export_dir}:\n" + "\n".join(map(str, reports)))
+    return reports
