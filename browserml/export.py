@@ -414,7 +414,7 @@ def _js_feed(manifest: Manifest) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in examples.items()) + "}"
 
 
-def model_card(manifest: Manifest, url: str = "model.json") -> str:
+def model_card(manifest: Manifest, url: str = "./model.json") -> str:
     """A short README for an export: what it does, its tensors, and the JS that runs it."""
 
     def rows(specs: list[TensorSpec]) -> str:
@@ -446,7 +446,9 @@ def model_card(manifest: Manifest, url: str = "model.json") -> str:
         "```",
         "",
         "Serve this folder over HTTP (e.g. `python -m http.server -b 127.0.0.1`): browsers and",
-        "pure `@tensorflow/tfjs` cannot read `file://` URLs.",
+        "pure `@tensorflow/tfjs` cannot read `file://` URLs. Give the loader a URL with a path",
+        "(`./model.json` or an absolute URL): from a bare `'model.json'` TF.js 4.22 requests the",
+        "shards from the site root, and silently decodes a 404 page as weights.",
         "",
         "## Parity",
         "",

@@ -118,6 +118,22 @@ def node_executable() -> str:
     return node
 
 
+def run_node_script(script: str, args: Sequence[str] = (), timeout_s: float = 180) -> dict[str, Any]:
+    """Run one of browserml's Node scripts (``browserml/js/``) and parse the JSON line it prints.
+
+    The scripts resolve ``@tensorflow/tfjs`` through ``NODE_PATH`` set to the project's
+    ``node_modules``, so they work wherever the package is imported from.
+    """
+    env = dict(os.environ, NODE_PATH=str(node_modules_dir()))
+    cmd = [node_executable(), str(JS_DIR / script), *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        raise TfjsRuntimeError(f"TF.js (Node) failed running {script} {' '.join(map(str, args))}:\n{tail}")
+    return json.loads(lines[-1])
+
+
 def run_in_node(
     export_dir: str | Path,
     backend: str = "cpu",
@@ -131,20 +147,13 @@ def run_in_node(
     export_dir = Path(export_dir).resolve()
     read_model_json(export_dir)  # refuse unsafe or broken folders before any JS sees them
     read_manifest(export_dir)
-    env = dict(os.environ, NODE_PATH=str(node_modules_dir()))
-    cmd = [node_executable(), str(JS_DIR / "run_export.cjs"), "--dir", str(export_dir),
-           "--backend", backend, "--repeats", str(int(repeats))]
+    args = ["--dir", str(export_dir), "--backend", backend, "--repeats", str(int(repeats))]
     with tempfile.TemporaryDirectory() as tmp:
         if inputs is not None:
             path = Path(tmp) / "inputs.json"
             path.write_text(json.dumps(_inputs_json(inputs)))
-            cmd += ["--inputs", str(path)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
-        raise TfjsRuntimeError(f"TF.js (Node, {backend}) failed on {export_dir}:\n{tail}")
-    last = [line for line in proc.stdout.splitlines() if line.startswith("{")][-1]
-    return RuntimeResult.from_json("node", json.loads(last))
+            args += ["--inputs", str(path)]
+        return RuntimeResult.from_json("node", run_node_script("run_export.cjs", args, timeout_s))
 
 
 # --------------------------------------------------------------------------- Chromium
@@ -268,3 +277,50 @@ def assert_parity(
     if not all(r.ok for r in reports):
         raise AssertionError(f"TF.js parity failed for {export_dir}:\n" + "\n".join(map(str, reports)))
     return reports
+
+
+# --------------------------------------------------------------------------- lesson pages
+
+
+def _open_page(export_dir: Path, page_path: str, query: str, timeout_s: float, screenshot: Path | None) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    mounts = {"/node_modules/": node_modules_dir(), f"/exports/{export_dir.name}/": export_dir}
+    with serve(mounts) as base, sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/exports/{export_dir.name}/{page_path}{query}", timeout=timeout_s * 1000)
+            page.wait_for_function("window.browsermlResult !== undefined", timeout=timeout_s * 1000)
+            result = page.evaluate("window.browsermlResult")
+            if screenshot is not None:
+                page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return result
+
+
+def run_export_page(
+    export_dir: str | Path,
+    page_path: str = "index.html",
+    backend: str | None = None,
+    timeout_s: float = 120,
+    screenshot: str | Path | None = None,
+) -> dict[str, Any]:
+    """Open an export's own page in headless Chromium, as a learner would, and return
+    the ``window.browsermlResult`` it publishes when done (optionally screenshot it).
+
+    The page is served exactly as ``make serve`` serves it: the export folder under
+    ``/exports/NAME/`` beside ``/node_modules/``, so its relative TF.js paths resolve.
+    """
+    export_dir = Path(export_dir).resolve()
+    read_model_json(export_dir)
+    if not (export_dir / page_path).is_file():
+        raise FileNotFoundError(f"{export_dir} has no {page_path}")
+    chromium_executable()
+    query = f"?backend={backend}" if backend else ""
+    shot = Path(screenshot).resolve() if screenshot else None
+    result = in_worker_thread(_open_page, export_dir, page_path, query, timeout_s, shot)
+    if "error" in result:
+        raise TfjsRuntimeError(f"{export_dir / page_path} reported: {result['error']}")
+    return result
