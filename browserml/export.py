@@ -405,8 +405,9 @@ _JS_LOAD = {
 
 
 def _js_feed(manifest: Manifest) -> str:
+    """JS that builds an example input of the right shape (``null`` dimensions as 1)."""
     examples = {
-        s.name: "tf.tensor(" + json.dumps(manifest.parity["inputs"][s.name])[:60].rstrip(",") + ("...)" if len(json.dumps(manifest.parity["inputs"][s.name])) > 60 else ")")
+        s.name: f"tf.zeros({json.dumps([1 if d is None else d for d in s.shape])}, '{s.dtype}')"
         for s in manifest.inputs
     }
     if manifest.model_format == "layers":
@@ -418,7 +419,7 @@ def model_card(manifest: Manifest, url: str = "./model.json") -> str:
     """A short README for an export: what it does, its tensors, and the JS that runs it."""
 
     def rows(specs: list[TensorSpec]) -> str:
-        return "\n".join(f"| `{s.name}` | `{list(s.shape)}` | {s.dtype} |" for s in specs)
+        return "\n".join(f"| `{s.name}` | `{json.dumps(list(s.shape))}` | {s.dtype} |" for s in specs)
 
     js = _JS_LOAD[manifest.model_format].format(
         url=url, feed=_js_feed(manifest), outs=json.dumps([o.name for o in manifest.outputs])

@@ -129,8 +129,9 @@ def run_node_script(script: str, args: Sequence[str] = (), timeout_s: float = 18
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
-        raise TfjsRuntimeError(f"TF.js (Node) failed running {script} {' '.join(map(str, args))}:\n{tail}")
+        said = [line for line in proc.stderr.splitlines() if line.startswith("browserml ")]
+        detail = said[0] if said else "\n".join(proc.stderr.strip().splitlines()[-8:])
+        raise TfjsRuntimeError(f"TF.js (Node) failed running {script} {' '.join(map(str, args))}: {detail}")
     return json.loads(lines[-1])
 
 

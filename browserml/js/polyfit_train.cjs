@@ -56,6 +56,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write('browserml polyfit_train: ' + (err && err.stack ? err.stack : err) + '\n');
+  process.stderr.write('browserml polyfit_train: ' + (err && err.message ? err.message : err) + '\n' + (err && err.stack ? err.stack : '') + '\n');
   process.exit(1);
 });

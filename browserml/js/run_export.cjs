@@ -80,6 +80,6 @@ async function main() {
 }
 
 main().catch(function (err) {
-  process.stderr.write('browserml run_export: ' + (err && err.stack ? err.stack : err) + '\n');
+  process.stderr.write('browserml run_export: ' + (err && err.message ? err.message : err) + '\n' + (err && err.stack ? err.stack : '') + '\n');
   process.exit(1);
 });

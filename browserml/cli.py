@@ -1,0 +1,139 @@
+"""``browserml``: run each lesson headless (train, export, check in TF.js).
+
+    browserml polyfit [--setting quadratic|cubic] [--out DIR] [--check node,chromium]
+    browserml check EXPORT_DIR [--runtime node:cpu node:wasm chromium:cpu ...]
+    browserml serve [--port 8000]          # the project root on 127.0.0.1, for export pages
+    browserml nbclean [--check] NOTEBOOK...
+
+``make run`` calls the lesson commands to build every export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from browserml.paths import exports_dir, project_root
+
+RUNTIME_CHOICES = ("node:cpu", "node:wasm", "chromium:cpu", "chromium:wasm", "chromium:webgl")
+
+
+def _runtimes(spec: Sequence[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in spec:
+        if item in ("node", "chromium"):
+            pairs += [(item, "cpu"), (item, "wasm")]
+        elif item in RUNTIME_CHOICES:
+            runtime, backend = item.split(":")
+            pairs.append((runtime, backend))
+        else:
+            raise SystemExit(f"unknown runtime {item!r}; use node, chromium or one of {', '.join(RUNTIME_CHOICES)}")
+    return pairs
+
+
+def _report(export_dir: Path, runtimes: list[tuple[str, str]]) -> int:
+    from browserml.tfjs_check import check_parity
+
+    reports = check_parity(export_dir, runtimes, repeats=20)
+    for r in reports:
+        print("  " + str(r))
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def cmd_polyfit(args: argparse.Namespace) -> int:
+    from browserml import polyfit as pf
+    from browserml.seeding import seed_everything
+
+    seed_everything(args.seed)
+    setting = pf.SETTINGS[args.setting]
+    data = pf.data_for(setting, seed=args.seed)
+    degree = setting.degree if args.degree is None else args.degree
+    lr = setting.learning_rate if args.lr is None else args.lr
+    iterations = setting.iterations if args.iterations is None else args.iterations
+    result = pf.fit(data, degree, lr, iterations, method=args.method, seed=args.seed)
+    print(f"polyfit[{setting.name}]: {iterations} iterations, final loss {result.losses[-1]:.6f}")
+    for row in pf.coefficient_table(result.coeffs, data):
+        print(f"  {row['name']}: learned {row['learned']:+.4f}  target {row['target']:+.4f}  "
+              f"least squares {row['least_squares']:+.4f}")
+    out = pf.export_polynomial(result.coeffs, args.out, data=data)
+    print(f"exported TF.js graph model to {out}")
+    return _report(out, _runtimes(args.check)) if args.check else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    print(f"{args.export_dir}:")
+    return _report(Path(args.export_dir), _runtimes(args.runtime))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from browserml.serve import serve
+
+    with serve({"/": project_root()}, port=args.port) as base:
+        print(f"serving {project_root()} at {base}/  (Ctrl-C to stop)")
+        for page in sorted(exports_dir().glob("*/index.html")):
+            print(f"  {base}/exports/{page.parent.name}/")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_nbclean(args: argparse.Namespace) -> int:
+    from browserml.notebooks import clean_file, is_clean
+
+    paths = [Path(p) for p in args.notebooks] or sorted((project_root() / "notebooks").glob("*.ipynb"))
+    if args.check:
+        dirty = [p for p in paths if not is_clean(p)]
+        for p in dirty:
+            print(f"{p}: stored with outputs or not in canonical form; run `make nbclean`")
+        return 1 if dirty else 0
+    for p in paths:
+        if clean_file(p):
+            print(f"cleaned {p}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="browserml", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("polyfit", help="lesson 1: fit a polynomial with the Ops API and export it to TF.js")
+    p.add_argument("--setting", choices=["quadratic", "cubic"], default="quadratic")
+    p.add_argument("--degree", type=int, help="model degree (default: the setting's)")
+    p.add_argument("--lr", type=float, help="SGD learning rate (default: the setting's)")
+    p.add_argument("--iterations", type=int, help="SGD iterations (default: the setting's)")
+    p.add_argument("--method", choices=["minimize", "tape"], default="minimize")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=exports_dir() / "polynomial")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME",
+                   help="TF.js runtimes to verify the export in (default: node); none to skip")
+    p.set_defaults(func=cmd_polyfit)
+
+    p = sub.add_parser("check", help="run an export's parity sample in real TF.js")
+    p.add_argument("export_dir")
+    p.add_argument("--runtime", nargs="+", default=["node", "chromium"], metavar="RUNTIME")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("serve", help="serve the project on 127.0.0.1 so export pages can load TF.js")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("nbclean", help="strip outputs and write notebooks in canonical form")
+    p.add_argument("--check", action="store_true", help="only report notebooks that are not clean")
+    p.add_argument("notebooks", nargs="*")
+    p.set_defaults(func=cmd_nbclean)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

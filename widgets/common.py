@@ -1,0 +1,122 @@
+"""View helpers every lesson's app shares: error capture, background work, figures.
+
+The rules they enforce: a callback never fails silently (its exception lands in an
+``Output`` the learner sees), long work runs off the kernel's main thread so Stop
+and the sliders stay live, and figures are drawn with matplotlib's object API into
+PNG bytes, which is safe from any thread and renders the same everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as W
+
+
+def figure_to_png(fig: Any, dpi: int = 90) -> bytes:
+    """Render a matplotlib ``Figure`` to PNG bytes (for an ``ipywidgets.Image``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def captured(output: W.Output) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a callback so anything it prints or raises shows in ``output``.
+
+    ipywidgets swallows exceptions raised in callbacks into the browser console,
+    where a learner never looks; ``Output.capture`` puts them under the app.
+    """
+    return output.capture(clear_output=True)
+
+
+class BackgroundJob:
+    """Run one long task at a time in a daemon thread and report its failure in words.
+
+    ``Output.capture`` does not reach across threads, so an exception in the job is
+    formatted into ``error_label`` (an ``HTML`` widget) instead of being lost.
+    """
+
+    def __init__(self, error_label: W.HTML) -> None:
+        self.error_label = error_label
+        self.thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def start(self, fn: Callable[[], Any], on_done: Callable[[], Any] | None = None) -> bool:
+        """Start ``fn`` unless a job is already running; returns whether it started."""
+        if self.running:
+            return False
+
+        def body() -> None:
+            try:
+                self.error_label.value = ""
+                fn()
+            except Exception as err:  # shown to the learner, never swallowed
+                last = traceback.format_exception_only(type(err), err)[-1].strip()
+                self.error_label.value = f"<span style='color:#b00020'>⚠ {_escape(last)}</span>"
+            finally:
+                if on_done is not None:
+                    on_done()
+
+        self.thread = threading.Thread(target=body, daemon=True)
+        self.thread.start()
+        return True
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def html_table(rows: list[dict[str, Any]], fmt: str = "{:.4f}") -> str:
+    """A small HTML table from a list of dicts (floats formatted with ``fmt``)."""
+    if not rows:
+        return ""
+    head = "".join(f"<th style='padding:2px 8px'>{_escape(str(k))}</th>" for k in rows[0])
+    body = "".join(
+        "<tr>" + "".join(
+            f"<td style='padding:2px 8px;text-align:right'>"
+            f"{fmt.format(v) if isinstance(v, float) else _escape(str(v))}</td>" for v in r.values()
+        ) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def slow_slider(kind: type[W.ValueWidget], **kwargs: Any) -> W.ValueWidget:
+    """A slider that reports only on release: regenerating data on every pixel of a
+    drag would queue dozens of recomputations and make the app lag."""
+    kwargs.setdefault("continuous_update", False)
+    kwargs.setdefault("style", {"description_width": "initial"})
+    return kind(**kwargs)
+
+
+def on_change(widget: W.ValueWidget, callback: Callable[[Any], Any], output: W.Output) -> None:
+    """Observe ``widget.value`` with ``callback(new_value)``, errors captured in ``output``."""
+
+    @captured(output)
+    def handler(change: dict) -> None:
+        callback(change["new"])
+
+    widget.observe(handler, names="value")
+
+
+def wrap(fn: Callable[..., Any], output: W.Output) -> Callable[..., Any]:
+    """A button callback with its errors captured in ``output``."""
+
+    @captured(output)
+    @functools.wraps(fn)
+    def inner(*args: Any) -> Any:
+        return fn(*args)
+
+    return inner
