@@ -211,15 +211,17 @@ class PolyfitApp:
         """Start training in the background (the kernel stays free for Stop)."""
         import time
 
-        last_draw = [0.0]
+        next_draw = [0.0]
 
         def on_step(step: pf.TrainStep) -> None:
             self.progress.value = step.iteration
             self.progress.description = f"{step.iteration} it"
-            now = time.monotonic()
-            if now - last_draw[0] >= self.redraw_every_s:
-                last_draw[0] = now
+            start = time.monotonic()
+            if start >= next_draw[0]:
                 self.redraw()
+                # Spend at most a third of the time drawing, however slow the machine.
+                cost = time.monotonic() - start
+                next_draw[0] = start + max(self.redraw_every_s, 3 * cost)
 
         def done() -> None:
             self._busy(False)

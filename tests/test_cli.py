@@ -1,0 +1,56 @@
+"""The headless CLI: what `make run` uses to build every export."""
+
+import json
+
+import pytest
+
+from browserml import cli
+from browserml.export import read_manifest
+
+
+@pytest.mark.tfjs
+def test_polyfit_trains_exports_and_checks_in_node(tmp_path, capsys):
+    out = tmp_path / "polynomial"
+    assert cli.main(["polyfit", "--out", str(out), "--iterations", "120"]) == 0
+    printed = capsys.readouterr().out
+    assert "120 iterations" in printed and "node      wasm" in printed and "FAIL" not in printed
+    m = read_manifest(out)
+    assert list(m.extra["coefficients"]) == ["a", "b", "c"]
+    assert abs(m.extra["coefficients"]["a"] - 0.6) < 0.05
+
+
+def test_polyfit_cubic_setting_without_checks(tmp_path, capsys):
+    out = tmp_path / "cubic"
+    assert cli.main(["polyfit", "--setting", "cubic", "--out", str(out), "--check"]) == 0
+    assert "75 iterations" in capsys.readouterr().out
+    assert list(read_manifest(out).extra["coefficients"]) == ["a", "b", "c", "d"]
+
+
+@pytest.mark.tfjs
+def test_check_fails_on_a_broken_export(exports, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(exports["graph"], broken)
+    manifest = json.loads((broken / "browserml.json").read_text())
+    manifest["parity"]["outputs"]["y"][0] += 1.0
+    (broken / "browserml.json").write_text(json.dumps(manifest))
+    assert cli.main(["check", str(broken), "--runtime", "node:cpu"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+    assert cli.main(["check", str(exports["graph"]), "--runtime", "node:cpu"]) == 0
+
+
+def test_unknown_runtime_is_named():
+    with pytest.raises(SystemExit, match="unknown runtime 'safari'"):
+        cli.main(["check", ".", "--runtime", "safari"])
+
+
+def test_nbclean_check_reports_dirty_notebooks(tmp_path, capsys):
+    nb = tmp_path / "dirty.ipynb"
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "1", "metadata": {},
+                                         "outputs": [{"output_type": "stream", "name": "stdout", "text": "1"}],
+                                         "execution_count": 1}], "metadata": {}, "nbformat": 4,
+                              "nbformat_minor": 5}))
+    assert cli.main(["nbclean", "--check", str(nb)]) == 1
+    assert cli.main(["nbclean", str(nb)]) == 0
+    assert cli.main(["nbclean", "--check", str(nb)]) == 0

@@ -1,0 +1,148 @@
+"""Lesson 1's app: the state object by setting values, and the view by driving its controls."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from browserml import polyfit as pf
+from widgets.polyfit import PolyfitApp, PolyfitState
+
+
+@pytest.fixture
+def state() -> PolyfitState:
+    s = PolyfitState(seed=0)
+    s.set(iterations=40)
+    return s
+
+
+def test_data_fields_resample_and_clear_the_fit(state):
+    state.train()
+    x_before = state.data.x.copy()
+    state.set(noise=0.2)
+    assert state.coeffs is None and state.losses == []
+    assert state.data.noise == 0.2 and not np.array_equal(state.data.y, pf.make_data(
+        state.true_coeffs, state.n_points, 0.05, 0).y)
+    np.testing.assert_array_equal(state.data.x, x_before), "same seed, same xs"
+    state.set(n_points=37)
+    assert state.data.x.shape == (37,)
+    state.set(true_coeffs=(1.0, 0.0, 0.0, 0.0))
+    np.testing.assert_allclose(state.data.target_coeffs, [1, 0, 0, 0])
+    state.set(seed=5)
+    assert not np.array_equal(state.data.x[:37], x_before[:37])
+
+
+def test_training_fields_change_the_run(state):
+    state.set(degree=1, iterations=15, learning_rate=0.2, method="tape")
+    losses = state.train()
+    assert len(losses) == 15 and state.coeffs.shape == (2,)
+    assert [r["name"] for r in state.coefficient_rows()] == ["a", "b"]
+
+
+def test_bad_settings_are_refused_and_nothing_changes(state):
+    before = (state.degree, state.learning_rate, state.data)
+    for bad in ({"degree": 9}, {"learning_rate": 0}, {"method": "adam"}, {"iterations": 0}, {"n_points": 1}):
+        with pytest.raises(ValueError):
+            state.set(**bad)
+    with pytest.raises(ValueError, match="unknown setting"):
+        state.set(colour="red")
+    assert (state.degree, state.learning_rate, state.data) == before
+
+
+def test_training_learns_the_true_coefficients(state):
+    state.set(iterations=300)
+    state.train()
+    assert state.losses[-1] < state.losses[0] / 10
+    rows = state.coefficient_rows()
+    np.testing.assert_allclose([r["learned"] for r in rows], [r["least_squares"] for r in rows], atol=2e-3)
+
+
+def test_stop_from_another_thread(state):
+    state.set(iterations=5000)
+    seen = []
+    worker = threading.Thread(target=state.train, kwargs={"on_step": seen.append})
+    worker.start()
+    while len(seen) < 3:
+        time.sleep(0.01)
+    state.stop()
+    worker.join(30)
+    assert not worker.is_alive() and 3 <= len(state.losses) < 5000
+    state.stop()  # idle: a stray Stop must not cancel the next run
+    state.set(iterations=10)
+    assert len(state.train()) == 10
+
+
+def test_cubic_setting_and_export(state, tmp_path):
+    state.load_setting(pf.CUBIC)
+    assert state.normalize_y and state.degree == 3 and state.iterations == 75
+    with pytest.raises(RuntimeError, match="train"):
+        state.export(tmp_path / "p")
+    state.train()
+    out = state.export(tmp_path / "p")
+    assert (out / "model.json").is_file() and (out / "index.html").is_file()
+
+
+def test_figure_shows_data_fit_and_loss(state):
+    fig = state.figure()
+    ax, ax_loss = fig.axes
+    assert len(ax.lines) == 1 and not ax_loss.lines, "before training: the true curve, no loss"
+    state.train()
+    fig = state.figure()
+    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines[0].get_xdata()) == 40
+
+
+# ---------------------------------------------------------------- the view
+
+
+@pytest.fixture
+def app() -> PolyfitApp:
+    a = PolyfitApp(PolyfitState(seed=0))
+    a.iterations.value = 30
+    return a
+
+
+def test_every_slider_drives_the_state(app):
+    app.coeff_sliders[0].value = 1.0  # x³
+    assert app.state.true_coeffs == (1.0, 0.6, -0.4, 0.3)
+    app.noise.value = 0.1
+    app.points.value = 50
+    app.lr.value = 0.1
+    app.degree.value = 3
+    app.method.value = "tape"
+    s = app.state
+    assert (s.noise, s.n_points, s.degree, s.method, s.iterations) == (0.1, 50, 3, "tape", 30)
+    assert s.learning_rate == pytest.approx(0.1)
+    assert app.progress.max == 30 and app.output.outputs == ()
+    assert all(w.continuous_update is False for w in (*app.coeff_sliders, app.noise, app.points, app.lr))
+
+
+def test_train_button_trains_in_the_background_and_updates_the_view(app):
+    plot_before = app.plot.value
+    app.train_button.click()
+    assert app.train_button.disabled and not app.stop_button.disabled and app.noise.disabled
+    app.job.join(60)
+    assert len(app.state.losses) == 30 and app.progress.value == 30
+    assert app.plot.value != plot_before and "<table>" in app.table.value
+    assert not app.train_button.disabled and app.stop_button.disabled
+    assert app.errors.value == ""
+
+
+def test_stop_button_stops(app):
+    app.iterations.value = 1000
+    app.train_button.click()
+    while len(app.state.losses) < 2:
+        time.sleep(0.01)
+    app.stop_button.click()
+    app.job.join(30)
+    assert len(app.state.losses) < 1000 and not app.state.running
+
+
+def test_a_failing_run_is_shown_not_swallowed(app):
+    app.lr.value = 10 ** app.lr.max  # ~2: diverges
+    app.degree.value = 6
+    app.iterations.value = 200
+    app.train_button.click()
+    app.job.join(60)
+    assert "learning rate" in app.errors.value and "too large" in app.errors.value
+    assert not app.train_button.disabled, "the app recovers after a failure"
