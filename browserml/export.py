@@ -75,6 +75,8 @@ class Manifest:
     preprocessing: dict[str, Any] | None = None
     labels: list[str] | None = None
     quantization: str | None = None
+    score: str | None = None
+    threshold: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     schema: str = SCHEMA
@@ -257,6 +259,8 @@ def export_layers_model(
     labels: Sequence[str] | None = None,
     quantization: str | None = None,
     shard_bytes: int = DEFAULT_SHARD_BYTES,
+    score: str | None = None,
+    threshold: float | None = None,
     extra: dict[str, Any] | None = None,
     extra_files: Mapping[str, str | bytes] | None = None,
 ) -> Path:
@@ -266,6 +270,9 @@ def export_layers_model(
     quantized export the dequantized weights are loaded back into a clone, so TF.js
     must still match to 1e-5; the quantization error itself is recorded separately
     under ``parity.quantization_error``.
+
+    ``score`` and ``threshold`` describe a scoring task (e.g. ``"mse"`` reconstruction
+    error above ``threshold`` = anomaly), so a client can reproduce the decision.
     """
     import tf_keras
     from tensorflowjs.converters import save_keras_model
@@ -302,6 +309,7 @@ def export_layers_model(
         task=task, model_format="layers", inputs=inputs, outputs=outputs, parity=parity,
         title=title, description=description, preprocessing=preprocessing,
         labels=list(labels) if labels is not None else None, quantization=quantization,
+        score=score, threshold=None if threshold is None else float(threshold),
         extra=dict(extra or {}), versions=_versions(),
     )
     if qmap is None:

@@ -10,24 +10,14 @@
  */
 'use strict';
 const fs = require('fs');
-const path = require('path');
 const tf = require('@tensorflow/tfjs');
-
-async function setBackend(name) {
-  if (name === 'wasm') {
-    const wasm = require('@tensorflow/tfjs-backend-wasm');
-    const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-    wasm.setWasmPaths(dist + path.sep);
-  }
-  if (!(await tf.setBackend(name))) throw new Error('TF.js backend ' + name + ' is not available');
-  await tf.ready();
-}
+const { useBackend } = require('./node_backend.cjs');
 
 async function main() {
   const argv = process.argv.slice(2);
   const arg = (k, d) => (argv.indexOf(k) >= 0 ? argv[argv.indexOf(k) + 1] : d);
   const config = JSON.parse(fs.readFileSync(arg('--config'), 'utf8'));
-  await setBackend(arg('--backend', 'cpu'));
+  await useBackend(tf, arg('--backend', 'cpu'));
 
   const xs = tf.tensor1d(config.x);
   const ys = tf.tensor1d(config.y);

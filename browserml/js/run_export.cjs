@@ -12,6 +12,7 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { useBackend } = require('./node_backend.cjs');
 const { runExport } = require('./run_core.js');
 
 function parseArgs(argv) {
@@ -59,22 +60,11 @@ function fileHandler(dir) {
   };
 }
 
-async function setBackend(name) {
-  if (name === 'wasm') {
-    const wasm = require('@tensorflow/tfjs-backend-wasm');
-    const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-    wasm.setWasmPaths(dist + path.sep);
-  }
-  const ok = await tf.setBackend(name);
-  if (!ok || tf.getBackend() !== name) throw new Error('TF.js backend ' + name + ' is not available');
-  await tf.ready();
-}
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const manifest = JSON.parse(fs.readFileSync(path.join(args.dir, 'browserml.json'), 'utf8'));
   const inputs = args.inputs ? JSON.parse(fs.readFileSync(args.inputs, 'utf8')) : undefined;
-  await setBackend(args.backend);
+  await useBackend(tf, args.backend);
   const result = await runExport(tf, fileHandler(args.dir), manifest, { inputs: inputs, repeats: args.repeats });
   process.stdout.write(JSON.stringify(result) + '\n');
 }
