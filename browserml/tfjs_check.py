@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,12 +59,14 @@ class RuntimeResult:
     tfjs_version: str
     num_tensors_before: int
     num_tensors_after: int
+    scores: np.ndarray | None = None
 
     @classmethod
     def from_json(cls, runtime: str, data: Mapping[str, Any]) -> RuntimeResult:
         outputs = {k: np.asarray(v["data"], dtype=np.float64).reshape(v["shape"]) for k, v in data["outputs"].items()}
+        scores = None if data.get("scores") is None else np.asarray(data["scores"], dtype=np.float64)
         return cls(runtime, data["backend"], outputs, float(data["latency_ms"]), data["tfjs_version"],
-                   int(data["num_tensors_before"]), int(data["num_tensors_after"]))
+                   int(data["num_tensors_before"]), int(data["num_tensors_after"]), scores)
 
 
 @dataclass(frozen=True)
@@ -141,14 +144,19 @@ def run_in_node(
     inputs: Mapping[str, Any] | None = None,
     repeats: int = 1,
     timeout_s: float = 180,
+    raw: bool = False,
 ) -> RuntimeResult:
-    """Run an export in ``@tensorflow/tfjs`` under Node on ``cpu`` or ``wasm``."""
+    """Run an export in ``@tensorflow/tfjs`` under Node on ``cpu`` or ``wasm``.
+
+    With ``raw=True`` the inputs are raw values, and the JS applies the export's own
+    ``browserml.json`` preprocessing (and computes its ``score``, if it declares one).
+    """
     if backend not in NODE_BACKENDS:
         raise ValueError(f"Node backend must be one of {NODE_BACKENDS}, got {backend!r}")
     export_dir = Path(export_dir).resolve()
     read_model_json(export_dir)  # refuse unsafe or broken folders before any JS sees them
     read_manifest(export_dir)
-    args = ["--dir", str(export_dir), "--backend", backend, "--repeats", str(int(repeats))]
+    args = ["--dir", str(export_dir), "--backend", backend, "--repeats", str(int(repeats)), "--raw", "1" if raw else "0"]
     with tempfile.TemporaryDirectory() as tmp:
         if inputs is not None:
             path = Path(tmp) / "inputs.json"
@@ -307,9 +315,13 @@ def run_export_page(
     backend: str | None = None,
     timeout_s: float = 120,
     screenshot: str | Path | None = None,
+    params: Mapping[str, str | int | float] | None = None,
 ) -> dict[str, Any]:
     """Open an export's own page in headless Chromium, as a learner would, and return
     the ``window.browsermlResult`` it publishes when done (optionally screenshot it).
+
+    ``params`` are added to the page's query string after ``backend`` (e.g.
+    ``{"finetune": 1, "epochs": 15}``), for pages that take options from their URL.
 
     The page is served exactly as ``make serve`` serves it: the export folder under
     ``/exports/NAME/`` beside ``/node_modules/``, so its relative TF.js paths resolve.
@@ -319,7 +331,10 @@ def run_export_page(
     if not (export_dir / page_path).is_file():
         raise FileNotFoundError(f"{export_dir} has no {page_path}")
     chromium_executable()
-    query = f"?backend={backend}" if backend else ""
+    if backend and params and "backend" in params:
+        raise ValueError("give the backend either as backend= or in params, not both")
+    items = ([("backend", backend)] if backend else []) + [(str(k), str(v)) for k, v in (params or {}).items()]
+    query = "?" + urllib.parse.urlencode(items) if items else ""
     shot = Path(screenshot).resolve() if screenshot else None
     result = in_worker_thread(_open_page, export_dir, page_path, query, timeout_s, shot)
     if "error" in result:

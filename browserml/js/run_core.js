@@ -51,6 +51,30 @@
     return Array.isArray(out) ? out : [out];
   }
 
+  /**
+   * Apply browserml.json's preprocessing to raw inputs, as any client must.
+   * minmax: (raw - min) / (max - min), a zero range counting as 1.
+   */
+  function preprocess(tf, manifest, tensor) {
+    const p = manifest.preprocessing;
+    if (!p) return tensor;
+    if (p.kind === 'minmax') {
+      return tf.tidy(function () {
+        const range = p.max.map(function (m, i) { return (m - p.min[i]) || 1; });
+        return tensor.sub(tf.tensor1d(p.min)).div(tf.tensor1d(range));
+      });
+    }
+    throw new Error('browserml.json: unknown preprocessing kind ' + JSON.stringify(p.kind));
+  }
+
+  /** The export's declared score of each input row (e.g. mse = mean squared reconstruction error). */
+  function score(tf, manifest, input, output) {
+    if (manifest.score === 'mse') {
+      return tf.tidy(function () { return output.sub(input).square().mean(-1); });
+    }
+    throw new Error('browserml.json: unknown score ' + JSON.stringify(manifest.score));
+  }
+
   function median(values) {
     const s = values.slice().sort(function (a, b) { return a - b; });
     const m = Math.floor(s.length / 2);
@@ -68,9 +92,15 @@
     const repeats = Math.max(1, options.repeats || 1);
     const now = (typeof performance !== 'undefined') ? function () { return performance.now(); } : Date.now;
     const model = await loadModel(tf, manifest, source);
-    const tensors = makeInputs(tf, manifest, inputs);
+    let tensors = makeInputs(tf, manifest, inputs);
+    if (options.raw) {  // raw inputs: the export's own preprocessing first
+      const raw = tensors;
+      tensors = raw.map(function (t) { return preprocess(tf, manifest, t); });
+      raw.forEach(function (t) { t.dispose(); });
+    }
     const tensorsBefore = tf.memory().numTensors;
     let outputs = null;
+    let scores = null;
     const times = [];
     for (let i = 0; i <= repeats; i++) {
       const t0 = now();
@@ -82,6 +112,11 @@
       if (outputs === null) {
         outputs = {};
         manifest.outputs.forEach(function (o, k) { outputs[o.name] = { shape: shapes[k], data: arrays[k] }; });
+        if (manifest.score) {
+          const s = score(tf, manifest, tensors[0], out[0]);
+          scores = await s.array();
+          s.dispose();
+        }
       }
     }
     const tensorsAfter = tf.memory().numTensors;
@@ -89,6 +124,7 @@
     model.dispose();
     return {
       outputs: outputs,
+      scores: scores,
       backend: tf.getBackend(),
       tfjs_version: tf.version.tfjs,
       latency_ms: median(times),
@@ -98,5 +134,6 @@
     };
   }
 
-  return { loadModel: loadModel, makeInputs: makeInputs, predict: predict, runExport: runExport };
+  return { loadModel: loadModel, makeInputs: makeInputs, predict: predict, preprocess: preprocess,
+           score: score, runExport: runExport };
 });

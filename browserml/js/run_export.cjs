@@ -2,7 +2,9 @@
 /**
  * Run a browserml export in TF.js under Node and print the result as one JSON line.
  *
- *   node run_export.cjs --dir EXPORT_DIR [--backend cpu|wasm] [--inputs FILE.json] [--repeats N]
+ *   node run_export.cjs --dir EXPORT_DIR [--backend cpu|wasm] [--inputs FILE.json] [--repeats N] [--raw 1]
+ *
+ * With --raw 1 the inputs are raw values, preprocessed as browserml.json says.
  *
  * Pure @tensorflow/tfjs has no file:// loader, so this gives it an IOHandler that
  * reads model.json and its shards from disk. It refuses shard paths that leave the
@@ -65,7 +67,7 @@ async function main() {
   const manifest = JSON.parse(fs.readFileSync(path.join(args.dir, 'browserml.json'), 'utf8'));
   const inputs = args.inputs ? JSON.parse(fs.readFileSync(args.inputs, 'utf8')) : undefined;
   await useBackend(tf, args.backend);
-  const result = await runExport(tf, fileHandler(args.dir), manifest, { inputs: inputs, repeats: args.repeats });
+  const result = await runExport(tf, fileHandler(args.dir), manifest, { inputs: inputs, repeats: args.repeats, raw: args.raw === '1' });
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
