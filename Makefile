@@ -41,6 +41,7 @@ $(STAMPS)/chromium:
 
 run: setup
 	$(BIN)/browserml polyfit --check node chromium
+	$(BIN)/browserml anomaly export --check node chromium
 
 test: setup
 	.ci/offline $(BIN)/python -m pytest --nbval-lax tests notebooks -p no:cacheprovider $(PYTEST_ARGS)

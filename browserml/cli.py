@@ -1,6 +1,7 @@
 """``browserml``: run each lesson headless (train, export, check in TF.js).
 
     browserml polyfit [--setting quadratic|cubic] [--out DIR] [--check node,chromium]
+    browserml anomaly train|evaluate|export [--hidden 7 3 --latent 2 --epochs 100 ...] [--out DIR]
     browserml check EXPORT_DIR [--runtime node:cpu node:wasm chromium:cpu ...]
     browserml serve [--port 8000]          # the project root on 127.0.0.1, for export pages
     browserml nbclean [--check] NOTEBOOK...
@@ -62,6 +63,48 @@ def cmd_polyfit(args: argparse.Namespace) -> int:
     return _report(out, _runtimes(args.check)) if args.check else 0
 
 
+def _anomaly_config(args: argparse.Namespace):
+    from dataclasses import fields
+
+    from browserml.anomaly import AutoencoderConfig
+
+    given = {f.name: getattr(args, f.name) for f in fields(AutoencoderConfig) if getattr(args, f.name) is not None}
+    return AutoencoderConfig(**given)
+
+
+def cmd_anomaly(args: argparse.Namespace) -> int:
+    from browserml import anomaly as an
+    from browserml.seeding import seed_everything
+
+    config = _anomaly_config(args)
+    seed_everything(config.seed)
+    trainer = an.Trainer(config)
+    print(f"anomaly: {config.architecture}, {trainer.data.train.n} training beats ({config.split} split)")
+    trainer.train()
+    print(f"  {trainer.epochs_done} epochs: loss {trainer.history.loss[-1]:.5f}, "
+          f"validation {trainer.history.val_loss[-1]:.5f}")
+    if args.verb == "train":
+        return 0
+    report = an.compare(trainer, args.rule, args.k)
+    keys = ["roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "fpr"]
+    print(f"  test set ({trainer.data.split.test.n} beats), thresholds by {args.rule} on validation data:")
+    for row in report.table():
+        print(f"  {row['detector']:24s} " + "  ".join(f"{k} {row[k]:.4f}" for k in keys))
+    if args.verb == "evaluate":
+        return 0
+    threshold = report.rows["Autoencoder"].threshold
+    out = an.export_anomaly(trainer, threshold, args.out, args.rule)
+    print(f"exported TF.js layers model to {out}")
+    if not args.check:
+        return 0
+    status = _report(out, _runtimes(args.check))
+    test = trainer.data.split.test
+    tfjs = an.evaluate(an.tfjs_scores(out, test.x), test.y, threshold)
+    print(f"  scored by the export in TF.js (Node, wasm, its own preprocessing): "
+          f"ROC-AUC {tfjs.metrics['roc_auc']:.4f}, F1 {tfjs.metrics['f1']:.4f}")
+    return status
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     print(f"{args.export_dir}:")
     return _report(Path(args.export_dir), _runtimes(args.runtime))
@@ -113,6 +156,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME",
                    help="TF.js runtimes to verify the export in (default: node); none to skip")
     p.set_defaults(func=cmd_polyfit)
+
+    p = sub.add_parser("anomaly", help="lesson 2: the Anomagram autoencoder on ECG5000")
+    p.add_argument("verb", choices=["train", "evaluate", "export"],
+                   help="train; train and evaluate against baselines; or all that and export to TF.js")
+    p.add_argument("--hidden", type=int, nargs="+", help="encoder hidden layer widths (default 7 3)")
+    p.add_argument("--latent", type=int)
+    p.add_argument("--activation", choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"])
+    p.add_argument("--output-activation", dest="output_activation",
+                   choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"])
+    p.add_argument("--optimizer", choices=["adam", "adamax", "adadelta", "rmsprop", "momentum", "sgd"])
+    p.add_argument("--lr", dest="learning_rate", type=float)
+    p.add_argument("--regularizer", choices=["none", "l1", "l2", "l1l2"])
+    p.add_argument("--reg-rate", dest="regularizer_rate", type=float)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--train-size", dest="train_size", type=int)
+    p.add_argument("--abnormal-share", dest="abnormal_share", type=float)
+    p.add_argument("--split", choices=["ucr", "anomagram"])
+    p.add_argument("--val-fraction", dest="val_fraction", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--rule", choices=["best_f1", "mean_k_sigma"], default="best_f1")
+    p.add_argument("--k", type=float, default=3.0, help="k of the mean+kσ rule")
+    p.add_argument("--out", type=Path, default=exports_dir() / "anomaly")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
+    p.set_defaults(func=cmd_anomaly)
 
     p = sub.add_parser("check", help="run an export's parity sample in real TF.js")
     p.add_argument("export_dir")

@@ -108,7 +108,6 @@
       const arrays = await Promise.all(out.map(function (t) { return t.array(); }));
       const shapes = out.map(function (t) { return t.shape; });
       if (i > 0) times.push(now() - t0);
-      out.forEach(function (t) { t.dispose(); });
       if (outputs === null) {
         outputs = {};
         manifest.outputs.forEach(function (o, k) { outputs[o.name] = { shape: shapes[k], data: arrays[k] }; });
@@ -118,6 +117,7 @@
           s.dispose();
         }
       }
+      out.forEach(function (t) { t.dispose(); });
     }
     const tensorsAfter = tf.memory().numTensors;
     tensors.forEach(function (t) { t.dispose(); });
