@@ -268,22 +268,22 @@ class AnomalyApp:
     # ---- wiring
     def _wire(self) -> None:
         out, st = self.output, self.state
-        self.add_button.on_click(wrap(lambda _b: (st.add_layer(), self._render_layers()), out))
-        self.remove_button.on_click(wrap(lambda _b: (st.remove_layer(), self._render_layers()), out))
+        self.add_button.on_click(wrap(lambda _b: (st.add_layer(), self._render_layers()), out, self.errors))
+        self.remove_button.on_click(wrap(lambda _b: (st.remove_layer(), self._render_layers()), out, self.errors))
         for widget, name in ((self.latent, "latent"), (self.activation, "activation"), (self.optimizer, "optimizer"),
                              (self.lr, "learning_rate"), (self.regularizer, "regularizer"),
                              (self.reg_rate, "regularizer_rate"), (self.batch, "batch_size"),
                              (self.epochs, "epochs"), (self.abnormal_share, "abnormal_share"), (self.split, "split")):
-            on_change(widget, lambda v, name=name: self._configure(**{name: v}), out)
-        on_change(self.train_size, lambda v: self._configure(train_size=v or None), out)
-        self.train_button.on_click(wrap(lambda _b: self.start_training(), out))
-        self.pause_button.on_click(wrap(lambda _b: st.pause(), out))
-        on_change(self.rule, lambda v: (st.set_rule(v), self._show_results()), out)
-        on_change(self.k, lambda v: (st.set_rule(st.threshold_rule, v), self._show_results()), out)
-        on_change(self.threshold, lambda v: (st.set_threshold(v), self._show_metrics()), out)
-        on_change(self.class_filter, lambda v: (st.set_class_filter(v), self._fill_beats()), out)
-        on_change(self.beat, lambda v: self._show_beat(), out)
-        self.judge_button.on_click(wrap(lambda _b: self.judge_drawing(), out))
+            on_change(widget, lambda v, name=name: self._configure(**{name: v}), out, self.errors)
+        on_change(self.train_size, lambda v: self._configure(train_size=v or None), out, self.errors)
+        self.train_button.on_click(wrap(lambda _b: self.start_training(), out, self.errors))
+        self.pause_button.on_click(wrap(lambda _b: st.pause(), out, self.errors))
+        on_change(self.rule, lambda v: (st.set_rule(v), self._show_results()), out, self.errors)
+        on_change(self.k, lambda v: (st.set_rule(st.threshold_rule, v), self._show_results()), out, self.errors)
+        on_change(self.threshold, lambda v: (st.set_threshold(v), self._show_metrics()), out, self.errors)
+        on_change(self.class_filter, lambda v: (st.set_class_filter(v), self._fill_beats()), out, self.errors)
+        on_change(self.beat, lambda v: self._show_beat(), out, self.errors)
+        self.judge_button.on_click(wrap(lambda _b: self.judge_drawing(), out, self.errors))
 
     def _configure(self, **changes: Any) -> None:
         self.state.configure(**changes)
@@ -295,7 +295,7 @@ class AnomalyApp:
         for i, units in enumerate(self.state.config.hidden):
             box = W.BoundedIntText(value=units, min=1, max=256, description=f"layer {i + 1} units",
                                    style={"description_width": "initial"}, layout=W.Layout(width="200px"))
-            on_change(box, lambda v, i=i: self._configure_units(i, v), self.output)
+            on_change(box, lambda v, i=i: self._configure_units(i, v), self.output, self.errors)
             boxes.append(box)
         self.layers_box.children = boxes
         self.remove_button.disabled = len(boxes) <= 1

@@ -60,7 +60,7 @@ class BackgroundJob:
                 fn()
             except Exception as err:  # shown to the learner, never swallowed
                 last = traceback.format_exception_only(type(err), err)[-1].strip()
-                self.error_label.value = f"<span style='color:#b00020'>⚠ {_escape(last)}</span>"
+                self.error_label.value = error_html(RuntimeError(last))
             finally:
                 if on_done is not None:
                     on_done()
@@ -101,22 +101,48 @@ def slow_slider(kind: type[W.ValueWidget], **kwargs: Any) -> W.ValueWidget:
     return kind(**kwargs)
 
 
-def on_change(widget: W.ValueWidget, callback: Callable[[Any], Any], output: W.Output) -> None:
-    """Observe ``widget.value`` with ``callback(new_value)``, errors captured in ``output``."""
-
-    @captured(output)
-    def handler(change: dict) -> None:
-        callback(change["new"])
-
-    widget.observe(handler, names="value")
+#: Errors a learner can cause by setting a control (a bad value, an action out of order):
+#: shown as a one-line message. Anything else is a bug: shown, and re-raised into the Output.
+EXPECTED_ERRORS = (ValueError, RuntimeError, IndexError, FloatingPointError)
 
 
-def wrap(fn: Callable[..., Any], output: W.Output) -> Callable[..., Any]:
-    """A button callback with its errors captured in ``output``."""
+def error_html(err: BaseException) -> str:
+    return f"<span style='color:#b00020'>⚠ {_escape(str(err) or type(err).__name__)}</span>"
+
+
+def guarded(fn: Callable[..., Any], output: W.Output, errors: W.HTML | None = None) -> Callable[..., Any]:
+    """A callback whose prints land in ``output`` and whose errors are never silent:
+    an expected one becomes a message in ``errors``, anything else also keeps its
+    traceback in ``output``."""
 
     @captured(output)
     @functools.wraps(fn)
     def inner(*args: Any) -> Any:
-        return fn(*args)
+        try:
+            result = fn(*args)
+        except EXPECTED_ERRORS as err:
+            if errors is None:
+                raise
+            errors.value = error_html(err)
+            return None
+        except Exception as err:
+            if errors is not None:
+                errors.value = error_html(err)
+            raise
+        if errors is not None:
+            errors.value = ""
+        return result
 
     return inner
+
+
+def on_change(widget: W.ValueWidget, callback: Callable[[Any], Any], output: W.Output,
+              errors: W.HTML | None = None) -> None:
+    """Observe ``widget.value`` with ``callback(new_value)``, guarded (see :func:`guarded`)."""
+    handler = guarded(lambda change: callback(change["new"]), output, errors)
+    widget.observe(handler, names="value")
+
+
+def wrap(fn: Callable[..., Any], output: W.Output, errors: W.HTML | None = None) -> Callable[..., Any]:
+    """A button callback, guarded (see :func:`guarded`)."""
+    return guarded(fn, output, errors)

@@ -168,12 +168,12 @@ class PolyfitApp:
         self.table = W.HTML()
 
         for slider in self.coeff_sliders:
-            on_change(slider, lambda _v: self._set(true_coeffs=self._true_coeffs()), self.output)
+            on_change(slider, lambda _v: self._set(true_coeffs=self._true_coeffs()), self.output, self.errors)
         for widget, name in ((self.noise, "noise"), (self.points, "n_points"), (self.lr, "learning_rate"),
                              (self.iterations, "iterations"), (self.degree, "degree"), (self.method, "method")):
-            on_change(widget, lambda v, name=name: self._set(**{name: v}), self.output)
-        self.train_button.on_click(wrap(lambda _b: self.start_training(), self.output))
-        self.stop_button.on_click(wrap(lambda _b: self.state.stop(), self.output))
+            on_change(widget, lambda v, name=name: self._set(**{name: v}), self.output, self.errors)
+        self.train_button.on_click(wrap(lambda _b: self.start_training(), self.output, self.errors))
+        self.stop_button.on_click(wrap(lambda _b: self.state.stop(), self.output, self.errors))
 
         controls = W.VBox([W.HTML("<b>True polynomial</b>"), *self.coeff_sliders, self.noise, self.points,
                            W.HTML("<b>Training</b>"), self.lr, self.iterations, self.degree, self.method,

@@ -1,0 +1,158 @@
+"""Lesson 2's app: every control at state level, and the view driven like a learner would."""
+
+import numpy as np
+import pytest
+
+from browserml import anomaly as an
+from widgets.anomaly import AnomalyApp, AnomalyState
+
+QUICK = an.ANOMAGRAM_DEFAULT.with_changes(epochs=8)
+
+
+@pytest.fixture(scope="module")
+def trained_state() -> AnomalyState:
+    state = AnomalyState(QUICK)
+    state.train()
+    return state
+
+
+def test_composer_adds_removes_and_resizes_layers():
+    s = AnomalyState(QUICK)
+    s.add_layer(5)
+    assert s.config.hidden == (7, 3, 5) and s.config.architecture == [140, 7, 3, 5, 2, 5, 3, 7, 140]
+    s.set_units(0, 12)
+    s.remove_layer()
+    assert s.config.hidden == (12, 3)
+    s.configure(hidden=(4,))
+    with pytest.raises(ValueError, match="at least one hidden layer"):
+        s.remove_layer()
+    with pytest.raises(ValueError, match="1 to 10"):
+        s.configure(hidden=tuple([2] * 11))
+    assert s.config.hidden == (4,), "a refused change leaves the configuration as it was"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("latent", 3), ("activation", "elu"), ("output_activation", "linear"), ("optimizer", "rmsprop"),
+    ("learning_rate", 0.003), ("regularizer", "l1"), ("regularizer_rate", 1e-3), ("batch_size", 32),
+    ("epochs", 3), ("train_size", 100), ("abnormal_share", 0.1), ("split", "anomagram"),
+])
+def test_every_config_control_reaches_the_model(field, value):
+    s = AnomalyState(QUICK)
+    s.configure(**{field: value})
+    assert getattr(s.config, field) == value
+    assert s.trainer is None, "a changed configuration discards the old model"
+    if field == "train_size":
+        assert s.data.train.n == 100
+    if field == "abnormal_share":
+        assert 0 < np.mean(s.data.train.y != 1) <= 0.11
+    if field == "split":
+        assert s.data.split.test.n == 500
+
+
+def test_data_problems_are_named_before_anything_changes():
+    s = AnomalyState(QUICK)
+    with pytest.raises(ValueError):
+        s.configure(train_size=100_000)
+    assert s.config.train_size is None
+
+
+def test_train_threshold_metrics_and_rules(trained_state):
+    s = trained_state
+    assert s.trainer.epochs_done == 8 and s.threshold is not None
+    best_f1 = s.threshold
+    s.set_rule("mean_k_sigma", k=2.0)
+    assert s.threshold == pytest.approx(s.scores("train").mean() + 2 * s.scores("train").std())
+    s.set_threshold(0.0)
+    ev = s.evaluation()
+    assert ev.metrics["recall"] == 1.0 and ev.metrics["tnr"] == 0.0, "threshold 0 flags everything"
+    s.set_rule("best_f1")
+    assert s.threshold == best_f1
+    with pytest.raises(ValueError, match="threshold"):
+        s.set_threshold(float("nan"))
+    with pytest.raises(ValueError, match="rule"):
+        s.set_rule("median")
+
+
+def test_report_puts_baselines_beside_the_autoencoder(trained_state):
+    names = list(trained_state.report().rows)
+    assert names[0] == "Autoencoder" and any(n.startswith("PCA") for n in names) and "IsolationForest" in names
+
+
+def test_inspector_filters_by_class_and_judges_a_beat(trained_state):
+    s = trained_state
+    s.set_class_filter(3)
+    choices = s.beat_choices()
+    assert len(choices) == 86 and all(s.data.split.test.y[i] == 3 for i in choices)
+    v = s.inspect(choices[0])
+    assert v.label == 3 and v.reconstruction.shape == (140,) and v.abnormal == (v.score > s.threshold)
+    assert "Premature ventricular contraction" in v.text
+    s.set_class_filter(None)
+    assert len(s.beat_choices()) == 4500
+    with pytest.raises(ValueError, match="class must be one of"):
+        s.set_class_filter(9)
+    with pytest.raises(IndexError):
+        s.inspect(10_000)
+
+
+def test_drawn_beats_get_a_verdict_and_flat_ones_a_message(trained_state):
+    v = trained_state.judge_drawing(list(0.5 + 0.4 * np.sin(np.linspace(0, 9, 300))))
+    assert np.isfinite(v.score) and v.beat.shape == (140,)
+    with pytest.raises(ValueError, match="flat"):
+        trained_state.judge_drawing([0.4] * 100)
+
+
+def test_untrained_state_says_train_first(tmp_path):
+    s = AnomalyState(QUICK)
+    for call in (s.evaluation, lambda: s.inspect(0), lambda: s.export(tmp_path / "x")):
+        with pytest.raises(RuntimeError, match="train the autoencoder first"):
+            call()
+
+
+def test_pause_then_resume_from_the_state():
+    s = AnomalyState(QUICK.with_changes(epochs=5))
+    s.train(on_epoch=lambda e, loss, val: s.pause() if e == 1 else None)
+    assert s.trainer.epochs_done == 1
+    s.train()
+    assert s.trainer.epochs_done == 5
+
+
+# ---------------------------------------------------------------- the view
+
+
+def test_the_view_drives_the_state_end_to_end():
+    app = AnomalyApp(AnomalyState(QUICK))
+    app.add_button.click()
+    assert len(app.layers_box.children) == 3 and app.state.config.hidden == (7, 3, 4)
+    app.layers_box.children[2].value = 6
+    assert app.state.config.hidden == (7, 3, 6)
+    app.remove_button.click()
+    for widget, value, field in ((app.latent, 3, "latent"), (app.activation, "elu", "activation"),
+                                 (app.optimizer, "adamax", "optimizer"), (app.regularizer, "l2", "regularizer"),
+                                 (app.batch, 32, "batch_size"), (app.abnormal_share, 0.05, "abnormal_share"),
+                                 (app.epochs, 6, "epochs")):
+        widget.value = value
+        assert getattr(app.state.config, field) == value
+    app.lr.value = 0.01
+    app.reg_rate.value = 1e-3
+    assert app.state.config.regularizer_rate == pytest.approx(1e-3)
+    app.train_size.value = 150
+    assert app.state.config.train_size == 150
+    app.train_button.click()
+    app.job.join(120)
+    assert app.errors.value == "" and app.output.outputs == ()
+    assert app.progress.value == 6 and "<table>" in app.metrics.value and app.latent_plot.value
+    app.threshold.value = app.threshold.max / 2
+    assert app.state.threshold == pytest.approx(app.threshold.value)
+    app.rule.value = "mean_k_sigma"
+    assert app.state.threshold_rule == "mean_k_sigma"
+    app.class_filter.value = 4
+    app.beat.value = app.beat.options[0][1]
+    assert "Supraventricular" in app.beat_text.value and app.beat_plot.value
+    app.pad.points = list(np.cos(np.linspace(0, 7, 120)))
+    assert "error" in app.judge_drawing().text
+    app.pad.points = [0.5] * 30
+    app.judge_button.click()
+    assert "flat" in app.errors.value, "a flat drawing's message is shown under the app"
+    app.pad.points = list(np.cos(np.linspace(0, 7, 120)))
+    app.judge_button.click()
+    assert app.errors.value == "", "the message clears once the input is fine"
