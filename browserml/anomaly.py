@@ -509,3 +509,51 @@ def beat_from_drawing(points: Sequence[float]) -> np.ndarray:
     x_old = np.linspace(0, 1, y.size)
     beat = np.interp(np.linspace(0, 1, ecg.N_STEPS), x_old, y)
     return ((beat - beat.mean()) / beat.std()).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- exercises
+
+
+def check_contamination_answer(answer: str, clean_auc: float, contaminated_auc: float) -> bool:
+    """Exercise: does letting abnormal beats into training raise or lower ROC-AUC?"""
+    from browserml.exercises import check
+
+    truth = "lower" if contaminated_auc < clean_auc else "higher"
+    return check(str(answer).strip().lower() == truth,
+                 f"ROC-AUC went from {clean_auc:.4f} to {contaminated_auc:.4f}: the autoencoder learned to "
+                 "reconstruct some abnormal beats too, so they stand out less",
+                 f"compare the two ROC-AUC values ({clean_auc:.4f} vs {contaminated_auc:.4f}) and answer "
+                 "'higher' or 'lower'")
+
+
+def check_recall(answer: float, evaluation: Evaluation) -> bool:
+    """Exercise: recall from the confusion matrix ``[[TN, FP], [FN, TP]]``."""
+    from browserml.exercises import check
+
+    (_, _), (fn, tp) = evaluation.confusion
+    return check(abs(float(answer) - tp / (tp + fn)) < 1e-9, f"recall = TP / (TP + FN) = {tp}/{tp + fn}",
+                 "recall is the share of truly abnormal beats that were flagged: TP / (TP + FN)")
+
+
+# --------------------------------------------------------------------------- the hybrid flow in TF.js
+
+
+def fit_in_tfjs(export_dir: str | Path, x_raw: np.ndarray, epochs: int = 20, batch_size: int = 512,
+                learning_rate: float = 0.01, backend: str = "wasm", infer_rows: int = 500) -> dict[str, Any]:
+    """Keep training the exported autoencoder in TF.js under Node on raw beats, scaled
+    with the export's own preprocessing; returns losses, timings and the new weights."""
+    import tempfile
+
+    from browserml.export import read_manifest
+    from browserml.tfjs_check import run_node_script
+
+    manifest = read_manifest(export_dir)
+    pre = manifest.preprocessing or {}
+    scaler = MinMaxScaler(np.asarray(pre["min"], np.float32), np.asarray(pre["max"], np.float32))
+    config = {"x": scaler.transform(x_raw).astype(float).tolist(), "epochs": int(epochs),
+              "batch_size": int(batch_size), "learning_rate": float(learning_rate), "infer_rows": int(infer_rows)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.json"
+        path.write_text(json.dumps(config))
+        return run_node_script("layers_fit.cjs", ["--dir", Path(export_dir).resolve(), "--config", path,
+                                                  "--backend", backend], timeout_s=600)

@@ -95,3 +95,20 @@ def beat_plot(scaled: np.ndarray, reconstruction: np.ndarray, title: str):
     ax.set(xlabel="time step", ylim=(-0.25, 1.25), title=title)
     ax.legend(fontsize=8)
     return fig
+
+
+def example_beats(beats: "ecg.Beats", per_class: int = 3, seed: int = 0):
+    """A few raw beats of each class, one panel per class."""
+    from matplotlib.figure import Figure
+
+    classes = sorted(np.unique(beats.y))
+    fig = Figure(figsize=(2.3 * len(classes), 2.3), layout="constrained")
+    axes = fig.subplots(1, len(classes), sharey=True)
+    rng = np.random.default_rng(seed)
+    for ax, c in zip(np.atleast_1d(axes), classes):
+        idx = np.flatnonzero(beats.y == c)
+        for i in rng.choice(idx, size=min(per_class, len(idx)), replace=False):
+            ax.plot(beats.x[i], color=CLASS_COLOURS.get(int(c), "gray"), lw=1)
+        ax.set_title(f"{c}: {ecg.CLASS_NAMES[int(c)][:22]}", fontsize=8)
+        ax.set_xlabel("time step", fontsize=8)
+    return fig

@@ -203,3 +203,20 @@ def test_a_drawing_becomes_a_z_normalised_140_step_beat():
     for bad, message in (([0.5] * 40, "flat"), ([0.3], "at least 2 points"), ([0.1, np.nan, 0.2], "NaN")):
         with pytest.raises(ValueError, match=message):
             an.beat_from_drawing(bad)
+
+
+@pytest.mark.tfjs
+def test_fine_tuning_in_tfjs_lowers_the_loss_and_python_scores_the_new_weights(exported, trained):
+    """The hybrid flow in Node: keep training the export in TF.js, bring the weights back."""
+    import tf_keras
+
+    folder, _ = exported
+    val = trained.data.split.val
+    normal = val.subset(~val.is_abnormal).x
+    js = an.fit_in_tfjs(folder, normal, epochs=10, batch_size=16, learning_rate=0.005, backend="wasm")
+    assert len(js["losses"]) == 10 and js["losses"][-1] < js["losses"][0]
+    tuned = tf_keras.models.clone_model(trained.model)
+    tuned.set_weights([np.asarray(w, dtype=np.float32) for w in js["weights"]])
+    before = an.reconstruction_errors(trained.model, trained.data.scaler, normal).mean()
+    after = an.reconstruction_errors(tuned, trained.data.scaler, normal).mean()
+    assert after < before, "Python, scoring TF.js's weights, sees the fine-tuned model fit these beats better"

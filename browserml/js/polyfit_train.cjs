@@ -11,7 +11,7 @@
 'use strict';
 const fs = require('fs');
 const tf = require('@tensorflow/tfjs');
-const { useBackend } = require('./node_backend.cjs');
+const { useBackend } = require('./node_support.cjs');
 
 async function main() {
   const argv = process.argv.slice(2);
