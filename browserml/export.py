@@ -31,6 +31,7 @@ import numpy as np
 
 from browserml import __version__
 from browserml.atomic import atomic_directory
+from browserml.jsonfile import read_json
 
 SCHEMA = "browserml-export/1"
 DEFAULT_SHARD_BYTES = 4 * 1024 * 1024
@@ -109,13 +110,8 @@ class Manifest:
 
 def read_manifest(export_dir: str | Path) -> Manifest:
     """Read and validate ``browserml.json`` of an export folder."""
-    path = Path(export_dir) / "browserml.json"
-    if not path.is_file():
-        raise ExportError(f"{export_dir}: no browserml.json; is this a browserml export folder?")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ExportError(f"{path}: not valid JSON ({err})") from err
+    data = read_json(Path(export_dir) / "browserml.json", ExportError,
+                     f"{export_dir}: no browserml.json; is this a browserml export folder?")
     return Manifest.from_json(data)
 
 
@@ -149,12 +145,7 @@ def read_model_json(export_dir: str | Path) -> dict[str, Any]:
     """
     export_dir = Path(export_dir)
     path = export_dir / "model.json"
-    if not path.is_file():
-        raise ExportError(f"{export_dir}: no model.json")
-    try:
-        model_json = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ExportError(f"{path}: not valid JSON ({err})") from err
+    model_json = read_json(path, ExportError, f"{export_dir}: no model.json")
     if "modelTopology" not in model_json or "weightsManifest" not in model_json:
         raise ExportError(f"{path}: needs 'modelTopology' and 'weightsManifest'")
     for group in model_json["weightsManifest"]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
+
+from browserml.jsonfile import read_json
 
 PROVENANCE_FILE = "PROVENANCE.json"
 _CHUNK = 1 << 20
@@ -39,12 +40,7 @@ def verify(dataset_dir: Path) -> dict[str, Any]:
 def read_provenance(dataset_dir: Path) -> dict[str, Any]:
     """Parse ``PROVENANCE.json`` and check it lists files with a name and a sha256."""
     path = Path(dataset_dir) / PROVENANCE_FILE
-    if not path.is_file():
-        raise DataIntegrityError(f"{path} is missing: every data folder needs its provenance")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataIntegrityError(f"{path}: not valid JSON ({err})") from err
+    data = read_json(path, DataIntegrityError, f"{path} is missing: every data folder needs its provenance")
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, list) or not files:
         raise DataIntegrityError(f"{path}: needs a non-empty 'files' list")

@@ -9,16 +9,13 @@
  *            "learning_rate": 0.01, "infer_rows": 500, "infer_repeats": 5}
  */
 'use strict';
-const fs = require('fs');
 const tf = require('@tensorflow/tfjs');
-const { useBackend, fileHandler } = require('./node_support.cjs');
+const { useBackend, fileHandler, readConfig, runMain } = require('./node_support.cjs');
 
-async function main() {
-  const argv = process.argv.slice(2);
-  const arg = (k, d) => (argv.indexOf(k) >= 0 ? argv[argv.indexOf(k) + 1] : d);
-  const config = JSON.parse(fs.readFileSync(arg('--config'), 'utf8'));
-  await useBackend(tf, arg('--backend', 'cpu'));
-  const model = await tf.loadLayersModel(fileHandler(tf, arg('--dir')));
+runMain('layers_fit', async function (args) {
+  const config = readConfig(args);
+  await useBackend(tf, args.backend || 'cpu');
+  const model = await tf.loadLayersModel(fileHandler(tf, args.dir));
   const optimizer = tf.train.adam(config.learning_rate);
   model.compile({ optimizer: optimizer, loss: 'meanSquaredError' });
   const x = tf.tensor2d(config.x);
@@ -45,9 +42,5 @@ async function main() {
     losses: history.history.loss, train_ms: trainMs, infer_ms: times[Math.floor(times.length / 2)],
     infer_rows: rows.shape[0], weights: weights, backend: tf.getBackend(), tfjs_version: tf.version.tfjs,
   }) + '\n');
-}
-
-main().catch((err) => {
-  process.stderr.write('browserml layers_fit: ' + (err && err.message ? err.message : err) + '\n' + (err && err.stack ? err.stack : '') + '\n');
-  process.exit(1);
 });
+

@@ -53,4 +53,29 @@ function fileHandler(tf, dir) {
   };
 }
 
-module.exports = { useBackend, fileHandler };
+/** `--name value` pairs of the command line, as an object (`{name: value}`). */
+function parseArgs(argv) {
+  const args = {};
+  for (let i = 0; i < argv.length; i += 2) args[argv[i].replace(/^--/, '')] = argv[i + 1];
+  return args;
+}
+
+/** Read the JSON file named by `--config`. */
+function readConfig(args) {
+  if (!args.config) throw new Error('missing --config CONFIG.json');
+  return JSON.parse(fs.readFileSync(args.config, 'utf8'));
+}
+
+/**
+ * Run a script's async main with its command-line arguments. A failure prints
+ * "browserml NAME: message" (the line Python's run_node_script reports) and exits 1.
+ */
+function runMain(name, main) {
+  main(parseArgs(process.argv.slice(2))).catch(function (err) {
+    process.stderr.write('browserml ' + name + ': ' + (err && err.message ? err.message : err) + '\n' +
+      (err && err.stack ? err.stack : '') + '\n');
+    process.exit(1);
+  });
+}
+
+module.exports = { useBackend, fileHandler, parseArgs, readConfig, runMain };

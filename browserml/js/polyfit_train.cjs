@@ -9,15 +9,12 @@
  *   CONFIG: {"x": [...], "y": [...], "init": [a, b, c], "learning_rate": 0.5, "iterations": 75}
  */
 'use strict';
-const fs = require('fs');
 const tf = require('@tensorflow/tfjs');
-const { useBackend } = require('./node_support.cjs');
+const { useBackend, readConfig, runMain } = require('./node_support.cjs');
 
-async function main() {
-  const argv = process.argv.slice(2);
-  const arg = (k, d) => (argv.indexOf(k) >= 0 ? argv[argv.indexOf(k) + 1] : d);
-  const config = JSON.parse(fs.readFileSync(arg('--config'), 'utf8'));
-  await useBackend(tf, arg('--backend', 'cpu'));
+runMain('polyfit_train', async function (args) {
+  const config = readConfig(args);
+  await useBackend(tf, args.backend || 'cpu');
 
   const xs = tf.tensor1d(config.x);
   const ys = tf.tensor1d(config.y);
@@ -43,9 +40,5 @@ async function main() {
     tfjs_version: tf.version.tfjs,
   };
   process.stdout.write(JSON.stringify(result) + '\n');
-}
-
-main().catch((err) => {
-  process.stderr.write('browserml polyfit_train: ' + (err && err.message ? err.message : err) + '\n' + (err && err.stack ? err.stack : '') + '\n');
-  process.exit(1);
 });
+

@@ -14,30 +14,16 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
-const { useBackend, fileHandler } = require('./node_support.cjs');
+const { useBackend, fileHandler, runMain } = require('./node_support.cjs');
 const { runExport } = require('./run_core.js');
 
-function parseArgs(argv) {
-  const args = { backend: 'cpu', repeats: 1 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '');
-    args[key] = argv[i + 1];
-  }
+runMain('run_export', async function (args) {
   if (!args.dir) throw new Error('usage: run_export.cjs --dir EXPORT_DIR [--backend cpu|wasm]');
-  args.repeats = parseInt(args.repeats, 10);
-  return args;
-}
-
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  args.repeats = parseInt(args.repeats || '1', 10);
   const manifest = JSON.parse(fs.readFileSync(path.join(args.dir, 'browserml.json'), 'utf8'));
   const inputs = args.inputs ? JSON.parse(fs.readFileSync(args.inputs, 'utf8')) : undefined;
-  await useBackend(tf, args.backend);
+  await useBackend(tf, args.backend || 'cpu');
   const result = await runExport(tf, fileHandler(tf, args.dir), manifest, { inputs: inputs, repeats: args.repeats, raw: args.raw === '1' });
   process.stdout.write(JSON.stringify(result) + '\n');
-}
-
-main().catch(function (err) {
-  process.stderr.write('browserml run_export: ' + (err && err.message ? err.message : err) + '\n' + (err && err.stack ? err.stack : '') + '\n');
-  process.exit(1);
 });
+
