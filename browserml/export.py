@@ -19,6 +19,7 @@ it refuses shard paths that leave the folder and shards whose size does not matc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -95,6 +96,9 @@ class Manifest:
         missing = {"task", "model_format", "inputs", "outputs", "parity"} - set(data)
         if missing:
             raise ExportError(f"browserml.json: missing keys {sorted(missing)}")
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ExportError(f"browserml.json: unknown keys {sorted(unknown)} (schema {SCHEMA})")
         fields = dict(data)
         fields["inputs"] = [TensorSpec.from_json(s) for s in data["inputs"]]
         fields["outputs"] = [TensorSpec.from_json(s) for s in data["outputs"]]

@@ -117,6 +117,10 @@ def test_reader_names_a_folder_that_is_not_an_export(tmp_path):
         read_model_json(tmp_path)
     with pytest.raises(ExportError, match="no browserml.json"):
         read_manifest(tmp_path)
+    (tmp_path / "browserml.json").write_text('{"schema": "browserml-export/1", "task": "t", "model_format": "graph", '
+                                             '"inputs": [], "outputs": [], "parity": {}, "colour": "red"}')
+    with pytest.raises(ExportError, match=r"unknown keys \['colour'\]"):
+        read_manifest(tmp_path)
     (tmp_path / "model.json").write_text("{not json")
     with pytest.raises(ExportError, match="not valid JSON"):
         read_model_json(tmp_path)
