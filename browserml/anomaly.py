@@ -542,8 +542,6 @@ def fit_in_tfjs(export_dir: str | Path, x_raw: np.ndarray, epochs: int = 20, bat
                 learning_rate: float = 0.01, backend: str = "wasm", infer_rows: int = 500) -> dict[str, Any]:
     """Keep training the exported autoencoder in TF.js under Node on raw beats, scaled
     with the export's own preprocessing; returns losses, timings and the new weights."""
-    import tempfile
-
     from browserml.export import read_manifest
     from browserml.tfjs_check import run_node_script
 
@@ -552,8 +550,5 @@ def fit_in_tfjs(export_dir: str | Path, x_raw: np.ndarray, epochs: int = 20, bat
     scaler = MinMaxScaler(np.asarray(pre["min"], np.float32), np.asarray(pre["max"], np.float32))
     config = {"x": scaler.transform(x_raw).astype(float).tolist(), "epochs": int(epochs),
               "batch_size": int(batch_size), "learning_rate": float(learning_rate), "infer_rows": int(infer_rows)}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "config.json"
-        path.write_text(json.dumps(config))
-        return run_node_script("layers_fit.cjs", ["--dir", Path(export_dir).resolve(), "--config", path,
-                                                  "--backend", backend], timeout_s=600)
+    return run_node_script("layers_fit.cjs", ["--dir", Path(export_dir).resolve(), "--backend", backend],
+                           timeout_s=600, payload=config)

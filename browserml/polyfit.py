@@ -14,7 +14,6 @@ the same order as ``numpy.polyfit``.
 
 from __future__ import annotations
 
-import json
 import string
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -357,10 +356,12 @@ def export_polynomial(
 
 def grid_predictions(export_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """The grid an export's page plots on, and ``numpy.polyval`` of its coefficients there."""
-    manifest = json.loads((Path(export_dir) / "browserml.json").read_text(encoding="utf-8"))
-    grid = manifest["extra"]["grid"]
+    from browserml.export import read_manifest
+
+    extra = read_manifest(export_dir).extra
+    grid = extra["grid"]
     xs = np.linspace(grid["start"], grid["stop"], grid["num"], dtype=np.float32)
-    coeffs = list(manifest["extra"]["coefficients"].values())
+    coeffs = list(extra["coefficients"].values())
     return xs, np.polyval(coeffs, xs.astype(np.float64))
 
 
@@ -424,16 +425,11 @@ def fit_in_tfjs(
     as :func:`fit`: that is the check that the Python lesson teaches what TF.js does.
     Returns ``{"coeffs", "losses", "train_ms", "backend", "tfjs_version"}``.
     """
-    import tempfile
-
     from browserml.tfjs_check import run_node_script
 
     config = {"x": data.x.astype(float).tolist(), "y": data.y.astype(float).tolist(),
               "init": [float(v) for v in init], "learning_rate": float(learning_rate), "iterations": int(iterations)}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "config.json"
-        path.write_text(json.dumps(config))
-        result = run_node_script("polyfit_train.cjs", ["--config", path, "--backend", backend])
+    result = run_node_script("polyfit_train.cjs", ["--backend", backend], payload=config)
     result["coeffs"] = np.asarray(result["coeffs"])
     return result
 

@@ -17,13 +17,14 @@ absolute difference against the Python outputs stored in ``browserml.json``.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,15 @@ def max_abs_diff(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> floa
     return worst
 
 
+def _checked_export(export_dir: str | Path) -> Path:
+    """The export folder, resolved, after the safe readers accept its model.json and
+    browserml.json: unsafe or broken folders are refused before any JS sees them."""
+    export_dir = Path(export_dir).resolve()
+    read_model_json(export_dir)
+    read_manifest(export_dir)
+    return export_dir
+
+
 def _inputs_json(inputs: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if inputs is None:
         return None
@@ -121,15 +131,29 @@ def node_executable() -> str:
     return node
 
 
-def run_node_script(script: str, args: Sequence[str] = (), timeout_s: float = 180) -> dict[str, Any]:
+def run_node_script(
+    script: str,
+    args: Sequence[Any] = (),
+    timeout_s: float = 180,
+    payload: Any = None,
+    payload_flag: str = "--config",
+) -> dict[str, Any]:
     """Run one of browserml's Node scripts (``browserml/js/``) and parse the JSON line it prints.
 
+    ``payload`` (any JSON-able value, e.g. data and settings) is written to a temporary
+    file passed as ``payload_flag FILE``: data too large for a command line.
     The scripts resolve ``@tensorflow/tfjs`` through ``NODE_PATH`` set to the project's
     ``node_modules``, so they work wherever the package is imported from.
     """
-    env = dict(os.environ, NODE_PATH=str(node_modules_dir()))
-    cmd = [node_executable(), str(JS_DIR / script), *map(str, args)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [*map(str, args)]
+        if payload is not None:
+            path = Path(tmp) / "payload.json"
+            path.write_text(json.dumps(payload))
+            args += [payload_flag, str(path)]
+        env = dict(os.environ, NODE_PATH=str(node_modules_dir()))
+        cmd = [node_executable(), str(JS_DIR / script), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         said = [line for line in proc.stderr.splitlines() if line.startswith("browserml ")]
@@ -153,16 +177,10 @@ def run_in_node(
     """
     if backend not in NODE_BACKENDS:
         raise ValueError(f"Node backend must be one of {NODE_BACKENDS}, got {backend!r}")
-    export_dir = Path(export_dir).resolve()
-    read_model_json(export_dir)  # refuse unsafe or broken folders before any JS sees them
-    read_manifest(export_dir)
+    export_dir = _checked_export(export_dir)
     args = ["--dir", str(export_dir), "--backend", backend, "--repeats", str(int(repeats)), "--raw", "1" if raw else "0"]
-    with tempfile.TemporaryDirectory() as tmp:
-        if inputs is not None:
-            path = Path(tmp) / "inputs.json"
-            path.write_text(json.dumps(_inputs_json(inputs)))
-            args += ["--inputs", str(path)]
-        return RuntimeResult.from_json("node", run_node_script("run_export.cjs", args, timeout_s))
+    data = run_node_script("run_export.cjs", args, timeout_s, payload=_inputs_json(inputs), payload_flag="--inputs")
+    return RuntimeResult.from_json("node", data)
 
 
 # --------------------------------------------------------------------------- Chromium
@@ -191,31 +209,38 @@ def in_worker_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return pool.submit(fn, *args, **kwargs).result()
 
 
-def _chromium_runs(export_dir: Path, backends: Sequence[str], inputs: Any, repeats: int, timeout_s: float) -> list[dict]:
+@contextlib.contextmanager
+def _served_browser(mounts: Mapping[str, Path]) -> Iterator[tuple[str, Any]]:
+    """Serve ``mounts`` on 127.0.0.1 and launch headless Chromium; yield ``(base_url, browser)``."""
     from playwright.sync_api import sync_playwright
 
-    mounts = {"/node_modules/": node_modules_dir(), "/browserml/": JS_DIR, "/export/": export_dir}
-    results = []
     with serve(mounts) as base, sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            for backend in backends:
-                page = browser.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(f"{base}/browserml/harness.html", timeout=timeout_s * 1000)
-                page.wait_for_function("typeof window.browsermlHarness === 'function'", timeout=timeout_s * 1000)
-                try:
-                    data = page.evaluate(
-                        "cfg => window.browsermlHarness(cfg)",
-                        {"backend": backend, "inputs": inputs, "repeats": repeats},
-                    )
-                except Exception as err:  # playwright.Error: surface the page's own message
-                    raise TfjsRuntimeError(f"TF.js (Chromium, {backend}) failed: {err} {errors}") from err
-                results.append(data)
-                page.close()
+            yield base, browser
         finally:
             browser.close()
+
+
+def _chromium_runs(export_dir: Path, backends: Sequence[str], inputs: Any, repeats: int, timeout_s: float) -> list[dict]:
+    mounts = {"/node_modules/": node_modules_dir(), "/browserml/": JS_DIR, "/export/": export_dir}
+    results = []
+    with _served_browser(mounts) as (base, browser):
+        for backend in backends:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{base}/browserml/harness.html", timeout=timeout_s * 1000)
+            page.wait_for_function("typeof window.browsermlHarness === 'function'", timeout=timeout_s * 1000)
+            try:
+                data = page.evaluate(
+                    "cfg => window.browsermlHarness(cfg)",
+                    {"backend": backend, "inputs": inputs, "repeats": repeats},
+                )
+            except Exception as err:  # playwright.Error: surface the page's own message
+                raise TfjsRuntimeError(f"TF.js (Chromium, {backend}) failed: {err} {errors}") from err
+            results.append(data)
+            page.close()
     return results
 
 
@@ -230,9 +255,7 @@ def run_in_chromium(
     unknown = set(backends) - set(CHROMIUM_BACKENDS)
     if unknown:
         raise ValueError(f"unknown Chromium backends {sorted(unknown)}; choose from {CHROMIUM_BACKENDS}")
-    export_dir = Path(export_dir).resolve()
-    read_model_json(export_dir)
-    read_manifest(export_dir)
+    export_dir = _checked_export(export_dir)
     chromium_executable()
     raw = in_worker_thread(_chromium_runs, export_dir, list(backends), _inputs_json(inputs), int(repeats), timeout_s)
     return [RuntimeResult.from_json("chromium", r) for r in raw]
@@ -292,20 +315,14 @@ def assert_parity(
 
 
 def _open_page(export_dir: Path, page_path: str, query: str, timeout_s: float, screenshot: Path | None) -> dict:
-    from playwright.sync_api import sync_playwright
-
     mounts = {"/node_modules/": node_modules_dir(), f"/exports/{export_dir.name}/": export_dir}
-    with serve(mounts) as base, sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = browser.new_page()
-            page.goto(f"{base}/exports/{export_dir.name}/{page_path}{query}", timeout=timeout_s * 1000)
-            page.wait_for_function("window.browsermlResult !== undefined", timeout=timeout_s * 1000)
-            result = page.evaluate("window.browsermlResult")
-            if screenshot is not None:
-                page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
+    with _served_browser(mounts) as (base, browser):
+        page = browser.new_page()
+        page.goto(f"{base}/exports/{export_dir.name}/{page_path}{query}", timeout=timeout_s * 1000)
+        page.wait_for_function("window.browsermlResult !== undefined", timeout=timeout_s * 1000)
+        result = page.evaluate("window.browsermlResult")
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot), full_page=True)
     return result
 
 
@@ -326,8 +343,7 @@ def run_export_page(
     The page is served exactly as ``make serve`` serves it: the export folder under
     ``/exports/NAME/`` beside ``/node_modules/``, so its relative TF.js paths resolve.
     """
-    export_dir = Path(export_dir).resolve()
-    read_model_json(export_dir)
+    export_dir = _checked_export(export_dir)
     if not (export_dir / page_path).is_file():
         raise FileNotFoundError(f"{export_dir} has no {page_path}")
     chromium_executable()

@@ -16,7 +16,7 @@ import numpy as np
 from browserml import anomaly as an
 from browserml import anomaly_plots as plots
 from browserml.data import ecg5000 as ecg
-from widgets.common import BackgroundJob, figure_to_png, html_table, on_change, slow_slider, wrap
+from widgets.common import BackgroundJob, Throttle, figure_to_png, html_table, on_change, slow_slider, wrap
 
 
 @dataclass(frozen=True)
@@ -307,15 +307,11 @@ class AnomalyApp:
 
     # ---- training
     def start_training(self) -> bool:
-        import time
-
-        next_draw = [0.0]
+        redraw = Throttle(self._draw_losses, 0.5)
 
         def on_epoch(epoch: int, loss: float, val: float | None) -> None:
             self.progress.value, self.progress.description = epoch, f"epoch {epoch}"
-            if time.monotonic() >= next_draw[0]:
-                self._draw_losses()
-                next_draw[0] = time.monotonic() + 0.5
+            redraw()
 
         def done() -> None:
             self._busy(False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -72,6 +73,24 @@ class BackgroundJob:
     def join(self, timeout: float | None = None) -> None:
         if self.thread is not None:
             self.thread.join(timeout)
+
+
+class Throttle:
+    """Call ``fn`` at most every ``min_interval_s`` seconds, and never spend more than a
+    third of the time in it, however slow the machine: redrawing a figure on every
+    training step would otherwise slow training to a crawl."""
+
+    def __init__(self, fn: Callable[[], Any], min_interval_s: float) -> None:
+        self.fn = fn
+        self.min_interval_s = min_interval_s
+        self.next_call = 0.0
+
+    def __call__(self) -> None:
+        start = time.monotonic()
+        if start >= self.next_call:
+            self.fn()
+            cost = time.monotonic() - start
+            self.next_call = start + max(self.min_interval_s, 3 * cost)
 
 
 def _escape(text: str) -> str:

@@ -17,7 +17,7 @@ import ipywidgets as W
 import numpy as np
 
 from browserml import polyfit as pf
-from widgets.common import BackgroundJob, figure_to_png, html_table, on_change, slow_slider, wrap
+from widgets.common import BackgroundJob, Throttle, figure_to_png, html_table, on_change, slow_slider, wrap
 
 POWERS = ("x³", "x²", "x¹", "x⁰")
 DATA_FIELDS = {"true_coeffs", "noise", "n_points", "seed", "normalize_y"}
@@ -209,29 +209,19 @@ class PolyfitApp:
 
     def start_training(self) -> bool:
         """Start training in the background (the kernel stays free for Stop)."""
-        import time
-
-        next_draw = [0.0]
+        redraw = Throttle(self.redraw, self.redraw_every_s)
 
         def on_step(step: pf.TrainStep) -> None:
             self.progress.value = step.iteration
             self.progress.description = f"{step.iteration} it"
-            start = time.monotonic()
-            if start >= next_draw[0]:
-                self.redraw()
-                # Spend at most a third of the time drawing, however slow the machine.
-                cost = time.monotonic() - start
-                next_draw[0] = start + max(self.redraw_every_s, 3 * cost)
+            redraw()
 
         def done() -> None:
             self._busy(False)
             self.redraw()
 
         self._busy(True)
-        started = self.job.start(lambda: self.state.train(on_step), on_done=done)
-        if not started:
-            self._busy(True)
-        return started
+        return self.job.start(lambda: self.state.train(on_step), on_done=done)
 
     def _busy(self, busy: bool) -> None:
         self.train_button.disabled = busy
