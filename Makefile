@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .PHONY: setup run test lab serve bench lock nbclean clean
 
-setup: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/chromium
+setup: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/chromium $(STAMPS)/debian-data
 
 $(STAMPS)/python: requirements.lock pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -37,6 +37,15 @@ $(STAMPS)/chromium:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; \
 	fi
 	/usr/bin/chromium --version
+	@touch $@
+
+# Debian's Fashion-MNIST (all 70,000 images) for lesson 3's search at scale; the 200-image
+# FASHION200 subset is committed in datasets/, so the lesson itself works without it.
+$(STAMPS)/debian-data:
+	@mkdir -p $(STAMPS)
+	@if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends dataset-fashion-mnist; \
+	fi
 	@touch $@
 
 run: setup
