@@ -2,6 +2,7 @@
 
     browserml polyfit [--setting quadratic|cubic] [--out DIR] [--check node,chromium]
     browserml anomaly train|evaluate|export [--hidden 7 3 --latent 2 --epochs 100 ...] [--out DIR]
+    browserml search features|query|evaluate|export [--dataset FASHION200 --backbone efficientnet-lite0 ...]
     browserml check EXPORT_DIR [--runtime node:cpu node:wasm chromium:cpu ...]
     browserml serve [--port 8000]          # the project root on 127.0.0.1, for export pages
     browserml nbclean [--check] NOTEBOOK...
@@ -34,10 +35,10 @@ def _runtimes(spec: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _report(export_dir: Path, runtimes: list[tuple[str, str]]) -> int:
+def _report(export_dir: Path, runtimes: list[tuple[str, str]], repeats: int = 20) -> int:
     from browserml.tfjs_check import check_parity
 
-    reports = check_parity(export_dir, runtimes, repeats=20)
+    reports = check_parity(export_dir, runtimes, repeats=repeats)
     for r in reports:
         print("  " + str(r))
     return 0 if all(r.ok for r in reports) else 1
@@ -102,6 +103,86 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     tfjs = an.evaluate(an.tfjs_scores(out, test.x), test.y, threshold)
     print(f"  scored by the export in TF.js (Node, wasm, its own preprocessing): "
           f"ROC-AUC {tfjs.metrics['roc_auc']:.4f}, F1 {tfjs.metrics['f1']:.4f}")
+    return status
+
+
+def _search_progress(label: str):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=1, desc=label, unit="img", leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return progress
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from browserml.data.images import load_image_set
+    from browserml.imagesearch import search as se
+    from browserml.imagesearch.features import cached_features
+
+    if args.verb == "export":
+        return _search_export(args)
+    images = load_image_set(args.dataset or "FASHION200")
+    layers = args.layer or ["head_relu"]
+    if args.verb == "evaluate":
+        print(f"search[{images.name}] {args.backbone}: mean weighted score over all {len(images)} queries "
+              f"(random ranking: {se.random_score_expectation(images.labels):.3f})")
+        for layer in layers:
+            for pooling in args.pooling:
+                feats = cached_features(images, args.backbone, _layer_arg(layer), pooling,
+                                        progress=_search_progress(f"{layer}/{pooling}"))
+                for metric in args.metric:
+                    ev = se.evaluate(feats, images.labels, metric=metric, p=args.p)
+                    print(f"  {layer:>18s} {pooling:7s} {metric:10s} score {ev.mean_score:.3f}  "
+                          f"P@15 {ev.precision_at_k:.3f}  mAP {ev.mean_average_precision:.3f}  dim {feats.shape[1]}")
+        return 0
+    feats = cached_features(images, args.backbone, _layer_arg(layers[0]), args.pooling[0],
+                            progress=_search_progress("features"))
+    print(f"search[{images.name}] {args.backbone} {layers[0]} {args.pooling[0]}: features {feats.shape}")
+    if args.verb == "features":
+        return 0
+    if args.image:
+        from browserml.data.images import read_image
+        from browserml.imagesearch.backbones import load_backbone
+        from browserml.imagesearch.features import extract_features
+
+        bb = load_backbone(args.backbone)
+        query = extract_features(bb, _layer_arg(layers[0]), args.pooling[0],
+                                 read_image(args.image.read_bytes(), str(args.image))[None])[0]
+        label = None
+    else:
+        query, label = args.index, int(images.labels[args.index])
+    result = se.top_k(feats, query, k=args.k, metric=args.metric[0], p=args.p)
+    for rank, (i, d) in enumerate(zip(result.indices, result.distances), 1):
+        print(f"  {rank:2d}. #{i:<4d} {images.class_names[images.labels[i]]:24s} distance {d:.4f}")
+    if label is not None:
+        print(f"  search result score: {se.weighted_score(images.labels[result.indices], label, args.k):.3f}")
+    return 0
+
+
+def _layer_arg(layer: str) -> int | str:
+    return int(layer) if layer.lstrip("-").isdigit() else layer
+
+
+def _search_export(args: argparse.Namespace) -> int:
+    from browserml.imagesearch.export import DEFAULT_DATASET, export_imagesearch, variant_dirs
+
+    rows = export_imagesearch(args.out, backbone=args.backbone, layer=_layer_arg((args.layer or ["head_relu"])[0]),
+                              pooling=args.pooling[0], dataset=args.dataset or DEFAULT_DATASET, metric=args.metric[0],
+                              progress=_search_progress("features"))
+    print(f"exported TF.js feature extractor, gallery and page to {args.out}")
+    for r in rows:
+        print(f"  {r.variant:8s} {r.bytes / 1e6:6.2f} MB in {r.shards} shard(s)  max feature error "
+              f"{r.max_feature_error:.2e}  search score {r.mean_score:.3f}")
+    status = 0
+    if args.check:
+        for variant, folder in variant_dirs(args.out).items():
+            print(f"  {variant}:")
+            status |= _report(folder, _runtimes(args.check), repeats=3)  # a CNN on the cpu backend takes seconds
     return status
 
 
@@ -181,6 +262,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=exports_dir() / "anomaly")
     p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
     p.set_defaults(func=cmd_anomaly)
+
+    p = sub.add_parser("search", help="lesson 3: layer-wise CNN image search (ConvNet Playground)")
+    p.add_argument("verb", choices=["features", "query", "evaluate", "export"],
+                   help="features: extract (cached); query: top-k for one image; evaluate: scores; export: TF.js")
+    p.add_argument("--dataset", help="FASHION200 (default), PHOTOS200, CIFAR10-200, TINYIMAGENET-200")
+    p.add_argument("--backbone", default="efficientnet-lite0")
+    p.add_argument("--layer", nargs="+", help="layer names or indices (default head_relu)")
+    p.add_argument("--pooling", nargs="+", default=["avg"], choices=["flatten", "avg", "max"])
+    p.add_argument("--metric", nargs="+", default=["cosine"], choices=["cosine", "euclidean", "squared", "minkowski"])
+    p.add_argument("--p", type=float, default=3.0, help="the p of the minkowski metric")
+    p.add_argument("--k", type=int, default=15)
+    p.add_argument("--index", type=int, default=0, help="query: the gallery image to search from")
+    p.add_argument("--image", type=Path, help="query: an image file to search with instead")
+    p.add_argument("--out", type=Path, default=exports_dir() / "imagesearch")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("check", help="run an export's parity sample in real TF.js")
     p.add_argument("export_dir")

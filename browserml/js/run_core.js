@@ -64,6 +64,17 @@
         return tensor.sub(tf.tensor1d(p.min)).div(tf.tensor1d(range));
       });
     }
+    if (p.kind === 'affine') {
+      // Images: RGB 0-255, (N, H, W, 3) of any size -> resize to p.size with half-pixel
+      // centres (as Python's tf.image.resize does), then x * scale + offset.
+      return tf.tidy(function () {
+        let x = tensor.toFloat();
+        if (p.size && (x.shape[1] !== p.size[0] || x.shape[2] !== p.size[1])) {
+          x = tf.image.resizeBilinear(x, p.size, false, true);
+        }
+        return x.mul(p.scale).add(p.offset);
+      });
+    }
     throw new Error('browserml.json: unknown preprocessing kind ' + JSON.stringify(p.kind));
   }
 
