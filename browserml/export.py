@@ -454,7 +454,7 @@ def model_card(manifest: Manifest, url: str = "./model.json") -> str:
         f"- Format: TF.js {manifest.model_format} model (`model.json` + weight shards)",
         f"- Quantization: {manifest.quantization or 'none (float32)'}",
         f"- Preprocessing: {json.dumps(manifest.preprocessing)[:200] if manifest.preprocessing else 'none'}",
-        f"- Made with: " + ", ".join(f"{k} {v}" for k, v in manifest.versions.items()),
+        "- Made with: " + ", ".join(f"{k} {v}" for k, v in manifest.versions.items()),
         "",
         "| input | shape | dtype |\n|---|---|---|\n" + rows(manifest.inputs),
         "",
@@ -474,7 +474,7 @@ def model_card(manifest: Manifest, url: str = "./model.json") -> str:
         "",
         "## Parity",
         "",
-        f"`browserml.json` holds a parity sample: fixed inputs and the outputs Python computed.",
+        "`browserml.json` holds a parity sample: fixed inputs and the outputs Python computed.",
         f"A correct TF.js runtime reproduces them within {manifest.parity['tolerance']:g} (max abs difference).",
         "",
     ]

@@ -1,7 +1,6 @@
 """Lesson 2's logic: configuration, model, thresholds, metrics (vs scikit-learn), export."""
 
 import json
-import threading
 
 import numpy as np
 import pytest

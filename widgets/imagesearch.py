@@ -23,7 +23,6 @@ import html
 import io
 import re
 import threading
-import warnings
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from browserml.imagesearch import applications as apps
 from browserml.imagesearch import backbones as bbs
 from browserml.imagesearch import features as fx
 from browserml.imagesearch import search
+from browserml.imagesearch.embedding import UMAP_METRICS, UmapParams, nearest_point, umap_embedding
 from widgets.common import BackgroundJob, guarded, on_change, slow_slider, wrap
 from widgets.scatter import Scatter
 from widgets.thumbgrid import ThumbGrid
@@ -45,31 +45,10 @@ Progress = Callable[[int, int], None]
 Report = Callable[[str, int, int], None]  # (stage, done, total): "features" or "umap"
 
 WEIGHTS: tuple[str | None, ...] = ("imagenet", None)
-UMAP_METRICS: tuple[str, ...] = ("cosine", "euclidean", "manhattan", "correlation")
 LITE_DEFAULT_LAYER = "head_relu"  # the last feature map: the most semantic layer Lite has before pooling
 FEATURE_MEMO_SIZE = 6  # feature matrices kept in memory (the disk cache keeps them all)
 EMBEDDING_MEMO_SIZE = 12
 _STAGE = re.compile(r"block(\d+)[a-z]+_")
-
-
-@dataclass(frozen=True)
-class UmapParams:
-    """What a UMAP layout depends on besides the features. ``random_state`` is fixed so
-    the same features give the same picture (and UMAP runs single-threaded)."""
-
-    n_neighbors: int = 15
-    min_dist: float = 0.1
-    metric: str = "cosine"
-    random_state: int = 0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.n_neighbors, bool) or not isinstance(self.n_neighbors, (int, np.integer)) \
-                or self.n_neighbors < 2:
-            raise ValueError(f"UMAP n_neighbors must be an int >= 2, got {self.n_neighbors!r}")
-        if not 0.0 <= float(self.min_dist) <= 1.0:
-            raise ValueError(f"UMAP min_dist must be in [0, 1], got {self.min_dist!r}")
-        if self.metric not in UMAP_METRICS:
-            raise ValueError(f"UMAP metric must be one of {', '.join(UMAP_METRICS)}, got {self.metric!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -385,22 +364,14 @@ class ImageSearchState:
         features = self.features()
         if progress is not None:
             progress(0, 1)
-        import umap
-
-        reducer = umap.UMAP(n_neighbors=key[5], min_dist=key[6], metric=key[7], random_state=key[8])
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*random_state.*", category=UserWarning)
-            points = np.asarray(reducer.fit_transform(features), dtype=np.float64)
-        if points.shape != (len(features), 2) or not np.all(np.isfinite(points)):
-            raise RuntimeError(f"UMAP gave {points.shape} points with non-finite values; try other settings")
+        points = umap_embedding(features, self.umap)
         if progress is not None:
             progress(1, 1)
         return self._embeddings.put(key, points)
 
     def point_to_index(self, x: float, y: float) -> int:
         """The image whose embedded point is nearest ``(x, y)`` (click-to-search on the map)."""
-        points = self.embedding()
-        return int(np.argmin((points[:, 0] - x) ** 2 + (points[:, 1] - y) ** 2))
+        return nearest_point(self.embedding(), x, y)
 
     # ---- all at once
     def ready(self, embedding: bool = False) -> bool:
