@@ -576,6 +576,19 @@ def load_fashion_mnist_online() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np
     return tf_keras.datasets.fashion_mnist.load_data()
 
 
+def fashion_mnist_anywhere(split: FashionSplit = "all") -> tuple[np.ndarray, np.ndarray]:
+    """Debian's Fashion-MNIST when installed (offline, checked); otherwise the same
+    images through Keras' downloader — for Colab and other machines without the package."""
+    try:
+        return fashion_mnist(split)
+    except FileNotFoundError:
+        (x_train, y_train), (x_test, y_test) = load_fashion_mnist_online()
+        parts = {"train": [(x_train, y_train)], "test": [(x_test, y_test)],
+                 "all": [(x_train, y_train), (x_test, y_test)]}[split]
+        return (_read_only(np.concatenate([x for x, _ in parts])),
+                _read_only(np.concatenate([y for _, y in parts]).astype(np.int64)))
+
+
 # --- FASHION200, committed -------------------------------------------------------------
 
 FASHION200_DIR_NAME = "fashion200"

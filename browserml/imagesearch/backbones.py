@@ -77,13 +77,6 @@ def _check_images(images: np.ndarray) -> np.ndarray:
     return x
 
 
-def _affine(scale: float, offset: float, size: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
-    def preprocess(images: np.ndarray) -> np.ndarray:
-        return (resize_images(images, size) * np.float32(scale) + np.float32(offset)).astype(np.float32)
-
-    return preprocess
-
-
 def _keras_preprocess(fn: Callable[[Any], Any], size: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
     def preprocess(images: np.ndarray) -> np.ndarray:
         return np.asarray(fn(resize_images(images, size)), dtype=np.float32)
@@ -105,7 +98,7 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | None = "imagenet"
         size = (variant.resolution, variant.resolution)
         p = lite.PREPROCESSING
         model = lite.build_efficientnet_lite(name, weights=weights, include_top=True)
-        return Backbone(name, model, size, _affine(p["scale"], p["offset"], size), weights,
+        return Backbone(name, model, size, functools.partial(lite.preprocess, variant=name), weights,
                         {"kind": "affine", "size": list(size), "scale": p["scale"], "offset": p["offset"]})
     if name in applications.APPLICATIONS:
         spec = applications.APPLICATIONS[name]

@@ -153,3 +153,36 @@ def plot_results(
     chance = (np.sum(labels == query_label) - 1) / (labels.shape[0] - 1)
     fig.suptitle(f"{result.metric} search: weighted score {score:.0%} (random {chance:.1%})", fontsize=9)
     return fig
+
+
+def plot_gallery(images: np.ndarray, labels: np.ndarray, class_names: Sequence[str], per_class: int = 6):
+    """The first ``per_class`` images of every class, one row per class: what the data is."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    classes = np.unique(labels)
+    fig = _figure(0.9 * per_class + 1.6, 0.8 * len(classes))
+    axes = np.atleast_2d(fig.subplots(len(classes), per_class))
+    for row, c in enumerate(classes):
+        picks = np.flatnonzero(labels == c)[:per_class]
+        for col, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < len(picks):
+                ax.imshow(images[picks[col]])
+            if col == 0:
+                ax.set_ylabel(str(class_names[int(c)]), rotation=0, ha="right", va="center", fontsize=7)
+    return fig
+
+
+def plot_embedding(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str = ""):
+    """A 2-D map (e.g. UMAP) coloured by class, with a legend: do classes form islands?"""
+    points, labels = np.asarray(points), np.asarray(labels)
+    fig = _figure(5.6, 4.2)
+    ax = fig.subplots()
+    for c in np.unique(labels):
+        mask = labels == c
+        ax.scatter(points[mask, 0], points[mask, 1], s=12, label=str(class_names[int(c)]))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return fig
