@@ -51,6 +51,7 @@ $(STAMPS)/debian-data:
 run: setup
 	$(BIN)/browserml polyfit --check node chromium
 	$(BIN)/browserml anomaly export --check node chromium
+	$(BIN)/browserml search export --check node chromium
 
 test: setup
 	.ci/offline $(BIN)/python -m pytest --nbval-lax tests notebooks -p no:cacheprovider $(PYTEST_ARGS)

@@ -6,6 +6,8 @@
 
 Each benchmark module has ``run() -> list[dict]`` whose rows become one table; every
 ratio in a table is measured side by side in the same run, on the same machine.
+Rows that carry a ``"section"`` key are split into one table per section (in order of
+first appearance), each with its own columns and the section as its heading.
 Targets live here, never in timed tests.
 """
 
@@ -28,6 +30,15 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sections(rows: list[dict]) -> list[tuple[str, list[dict]]]:
+    """``rows`` grouped by their ``"section"`` value ("" for rows without one), the
+    key itself dropped: one benchmark can then print tables with different columns."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(str(r.get("section", "")), []).append({k: v for k, v in r.items() if k != "section"})
+    return list(groups.items())
+
+
 def main(argv: list[str]) -> int:
     wanted = argv[1] if len(argv) > 1 else ""
     print(f"# browserml benchmarks ({platform.processor() or platform.machine()}, "
@@ -39,8 +50,11 @@ def main(argv: list[str]) -> int:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)  # type: ignore[union-attr]
         print(f"## {path.stem}: {module.__doc__.strip().splitlines()[0]}\n")
-        print(table(module.run()))
-        print()
+        for title, rows in sections(module.run()):
+            if title:
+                print(f"### {title}\n")
+            print(table(rows))
+            print()
     return 0
 
 

@@ -119,16 +119,25 @@ def _search_progress(label: str):
     return progress
 
 
+def _image_set(name_or_folder: str | None):
+    """A registered set by name, or any folder of images (one subfolder per class)."""
+    from browserml.data.images import load_folder, load_image_set
+
+    if name_or_folder and Path(name_or_folder).is_dir():
+        return load_folder(name_or_folder)
+    return load_image_set(name_or_folder or "FASHION200")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
-    from browserml.data.images import load_image_set
     from browserml.imagesearch import search as se
     from browserml.imagesearch.features import cached_features
 
     if args.verb == "export":
         return _search_export(args)
-    images = load_image_set(args.dataset or "FASHION200")
+    images = _image_set(args.dataset)
     layers = args.layer or ["head_relu"]
     if args.verb == "evaluate":
+        k = min(args.k, len(images) - 1)  # a small folder has fewer than 15 other images
         print(f"search[{images.name}] {args.backbone}: mean weighted score over all {len(images)} queries "
               f"(random ranking: {se.random_score_expectation(images.labels):.3f})")
         for layer in layers:
@@ -136,9 +145,9 @@ def cmd_search(args: argparse.Namespace) -> int:
                 feats = cached_features(images, args.backbone, _layer_arg(layer), pooling,
                                         progress=_search_progress(f"{layer}/{pooling}"))
                 for metric in args.metric:
-                    ev = se.evaluate(feats, images.labels, metric=metric, p=args.p)
+                    ev = se.evaluate(feats, images.labels, metric=metric, k=k, p=args.p)
                     print(f"  {layer:>18s} {pooling:7s} {metric:10s} score {ev.mean_score:.3f}  "
-                          f"P@15 {ev.precision_at_k:.3f}  mAP {ev.mean_average_precision:.3f}  dim {feats.shape[1]}")
+                          f"P@{k} {ev.precision_at_k:.3f}  mAP {ev.mean_average_precision:.3f}  dim {feats.shape[1]}")
         return 0
     feats = cached_features(images, args.backbone, _layer_arg(layers[0]), args.pooling[0],
                             progress=_search_progress("features"))
@@ -172,7 +181,7 @@ def _search_export(args: argparse.Namespace) -> int:
     from browserml.imagesearch.export import DEFAULT_DATASET, export_imagesearch, variant_dirs
 
     rows = export_imagesearch(args.out, backbone=args.backbone, layer=_layer_arg((args.layer or ["head_relu"])[0]),
-                              pooling=args.pooling[0], dataset=args.dataset or DEFAULT_DATASET, metric=args.metric[0],
+                              pooling=args.pooling[0], dataset=_image_set(args.dataset or DEFAULT_DATASET), metric=args.metric[0],
                               progress=_search_progress("features"))
     print(f"exported TF.js feature extractor, gallery and page to {args.out}")
     for r in rows:
@@ -266,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="lesson 3: layer-wise CNN image search (ConvNet Playground)")
     p.add_argument("verb", choices=["features", "query", "evaluate", "export"],
                    help="features: extract (cached); query: top-k for one image; evaluate: scores; export: TF.js")
-    p.add_argument("--dataset", help="FASHION200 (default), PHOTOS200, CIFAR10-200, TINYIMAGENET-200")
+    p.add_argument("--dataset", help="FASHION200 (default), PHOTOS200, CIFAR10-200, TINYIMAGENET-200, or a folder "
+                   "of images with one subfolder per class")
     p.add_argument("--backbone", default="efficientnet-lite0")
     p.add_argument("--layer", nargs="+", help="layer names or indices (default head_relu)")
     p.add_argument("--pooling", nargs="+", default=["avg"], choices=["flatten", "avg", "max"])

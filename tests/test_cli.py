@@ -54,3 +54,33 @@ def test_nbclean_check_reports_dirty_notebooks(tmp_path, capsys):
     assert cli.main(["nbclean", "--check", str(nb)]) == 1
     assert cli.main(["nbclean", str(nb)]) == 0
     assert cli.main(["nbclean", "--check", str(nb)]) == 0
+
+
+@pytest.fixture
+def image_folder(tmp_path, monkeypatch):
+    """Two classes of four images each: dark squares and light stripes."""
+    from PIL import Image
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for name, make in (("dark", lambda: rng.integers(0, 60, (40, 40, 3))),
+                       ("stripes", lambda: np.tile(np.array([[0], [255]] * 20), (1, 40))[..., None].repeat(3, -1))):
+        (tmp_path / "imgs" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(make().astype("uint8")).save(tmp_path / "imgs" / name / f"{i}.png")
+    monkeypatch.setenv("BROWSERML_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "imgs"
+
+
+def test_search_evaluates_and_queries_any_folder(image_folder, capsys):
+    assert cli.main(["search", "evaluate", "--dataset", str(image_folder), "--layer", "block2b_add", "head_relu",
+                     "--metric", "cosine", "squared"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" P@7 ") == 4 and "dim 1280" in out and "dim 24" in out  # k capped at N - 1
+    assert cli.main(["search", "query", "--dataset", str(image_folder), "--index", "0", "--k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("distance") == 3 and "search result score" in out
+    query = image_folder / "stripes" / "2.png"
+    assert cli.main(["search", "query", "--dataset", str(image_folder), "--image", str(query), "--k", "2"]) == 0
+    first = capsys.readouterr().out.splitlines()[1]
+    assert "stripes" in first and "distance 0.0000" in first  # the file itself is in the gallery
