@@ -63,9 +63,10 @@ QUERIES_70K, TOPK_70K, PCA_DIM = 1000, 100, 64
 TFJS_BATCHES, TFJS_REPEATS, TFJS_CPU_BATCH8_REPEATS = (1, 8), 5, 2
 
 
-def _seconds(fn: Callable[[], Any]) -> tuple[float, Any]:
+def _seconds(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    """``(seconds, result)`` of one call of ``fn(*args, **kwargs)``."""
     start = time.perf_counter()
-    out = fn()
+    out = fn(*args, **kwargs)
     return time.perf_counter() - start, out
 
 
@@ -85,29 +86,34 @@ def _deepest_layer(name: str, model: Any) -> str:
     return "head_relu"
 
 
+def _build(name: str, weights: str | None) -> tuple[Any, str, Any]:
+    """The backbone, its last layer's name and the avg-pooled feature model there."""
+    backbone = load_backbone(name, weights=weights)
+    layer = _deepest_layer(name, backbone.model)
+    return backbone, layer, feature_model(backbone, layer, "avg")
+
+
+def _extraction_row(name: str, images: np.ndarray) -> dict:
+    weights = None if name in applications.APPLICATIONS else "imagenet"
+    count = FEWER_IMAGES.get(name, IMAGES)
+    batch = min(BATCH, count)
+    build_s, (backbone, layer, model) = _seconds(_build, name, weights)
+    extract_features(backbone, layer, "avg", images[:batch], batch, model=model)  # warm-up batch
+    took, features = _seconds(extract_features, backbone, layer, "avg", images[:count], batch, model=model)
+    return {
+        "section": "1. Feature extraction on CPU (batch 32, avg pooling, last layer)",
+        "model": name, "weights": weights or "none (random)",
+        "input px": backbone.input_size[0], "layer": layer, "feature dim": features.shape[1],
+        "images": count, "build s": build_s, "images/s": count / took, "ms/image": took * 1000 / count,
+    }
+
+
 def _extraction_rows(images: np.ndarray) -> list[dict]:
     import tf_keras
 
     rows = []
     for name in backbone_names():
-        weights = None if name in applications.APPLICATIONS else "imagenet"
-        count = FEWER_IMAGES.get(name, IMAGES)
-        batch = min(BATCH, count)
-
-        def build() -> tuple[Any, str, Any]:
-            backbone = load_backbone(name, weights=weights)
-            layer = _deepest_layer(name, backbone.model)
-            return backbone, layer, feature_model(backbone, layer, "avg")
-
-        build_s, (backbone, layer, model) = _seconds(build)
-        extract_features(backbone, layer, "avg", images[:batch], batch, model=model)  # warm-up batch
-        took, features = _seconds(lambda: extract_features(backbone, layer, "avg", images[:count], batch, model=model))
-        rows.append({
-            "section": "1. Feature extraction on CPU (batch 32, avg pooling, last layer)",
-            "model": name, "weights": weights or "none (random)",
-            "input px": backbone.input_size[0], "layer": layer, "feature dim": features.shape[1],
-            "images": count, "build s": build_s, "images/s": count / took, "ms/image": took * 1000 / count,
-        })
+        rows.append(_extraction_row(name, images))
         load_backbone.cache_clear()  # one model in memory at a time
         tf_keras.backend.clear_session()
     return rows
@@ -199,9 +205,8 @@ def _umap_rows(features200: np.ndarray, labels: np.ndarray) -> list[dict]:
             env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
             if cache == "empty":
                 env["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba")
-            wall, proc = _seconds(lambda: subprocess.run(
-                [sys.executable, str(script), str(x_path), str(y_path)],
-                capture_output=True, text=True, env=env, check=True, timeout=300))
+            wall, proc = _seconds(subprocess.run, [sys.executable, str(script), str(x_path), str(y_path)],
+                                  capture_output=True, text=True, env=env, check=True, timeout=300)
             out = json.loads(proc.stdout.strip().splitlines()[-1])
             base = {"section": f"3. UMAP of {len(features200)}x{features200.shape[1]} FASHION200 features (cosine)",
                     "numba cache": cache}
@@ -219,50 +224,52 @@ def _umap_rows(features200: np.ndarray, labels: np.ndarray) -> list[dict]:
 # --------------------------------------------------------------------------- 4. TF.js
 
 
-def _median_ms(fn: Callable[[], Any], repeats: int = TFJS_REPEATS) -> float:
-    """Median milliseconds of ``repeats`` calls after one warm-up call."""
-    fn()  # warm-up
-    times = [_seconds(fn)[0] for _ in range(repeats)]
+def _median_ms(fn: Callable[[np.ndarray], Any], x: np.ndarray, repeats: int = TFJS_REPEATS) -> float:
+    """Median milliseconds of ``repeats`` calls of ``fn(x)``, read back to NumPy, after a warm-up call."""
+    np.asarray(fn(x))  # warm-up
+    times = [_seconds(lambda: np.asarray(fn(x)))[0] for _ in range(repeats)]
     return statistics.median(times) * 1000
+
+
+def _batch_rows(model: Any, graph: Any, export: Path, xb: np.ndarray, section: str) -> list[dict]:
+    """Python eager, Python graph, TF.js cpu and wasm on one batch, ratios vs eager."""
+    from browserml.tfjs_check import run_in_node
+
+    batch = len(xb)
+    expected = np.asarray(model(xb, training=False))
+    py_ms = _median_ms(lambda t: model(t, training=False), xb)
+
+    def row(runtime: str, ms: float, out: np.ndarray, runs: int, wall: str = "") -> dict:
+        return {"section": section, "batch": batch, "runtime": runtime, "ms/batch": ms, "ms/image": ms / batch,
+                "ratio vs Python": ms / py_ms, "max |Δfeature| vs Python": float(np.max(np.abs(out - expected))),
+                "timed runs": runs, "process s": wall}
+
+    rows = [row("Python tf_keras, model(x) (eager)", py_ms, expected, TFJS_REPEATS),
+            row("Python tf_keras, tf.function(model) (graph)", _median_ms(graph, xb), np.asarray(graph(xb)),
+                TFJS_REPEATS)]
+    for backend in ("cpu", "wasm"):
+        runs = TFJS_CPU_BATCH8_REPEATS if backend == "cpu" and batch > 1 else TFJS_REPEATS
+        wall, result = _seconds(run_in_node, export, backend, inputs={"image": xb}, repeats=runs, timeout_s=600)
+        rows.append(row(f"TF.js Node, {backend}", result.latency_ms, result.outputs["features"], runs, f"{wall:.1f}"))
+    return rows
 
 
 def _tfjs_rows(images: np.ndarray) -> list[dict]:
     import tensorflow as tf
 
     from browserml.export import export_layers_model
-    from browserml.tfjs_check import run_in_node
 
     backbone = load_backbone(LITE)
     model = feature_model(backbone, "head_relu", "avg")
-    graph = tf.function(lambda t: model(t, training=False))
+    graph = tf.function(lambda t: model(t, training=False), autograph=False)
     x = backbone.preprocess(images[:max(TFJS_BATCHES)])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        export_s, export = _seconds(lambda: export_layers_model(
-            model, Path(tmp) / "lite0-features", task="image-features", parity_inputs=x[:1],
-            parity_tolerance=1e-4))
+        export_s, export = _seconds(export_layers_model, model, Path(tmp) / "lite0-features",
+                                    task="image-features", parity_inputs=x[:1], parity_tolerance=1e-4)
+        section = f"4. Lite0 head_relu features, TF.js 4.22 Node vs Python (export took {export_s:.1f} s)"
         for batch in TFJS_BATCHES:
-            xb = x[:batch]
-            expected = np.asarray(model(xb, training=False))
-            py_ms = _median_ms(lambda: np.asarray(model(xb, training=False)))
-            graph_ms = _median_ms(lambda: np.asarray(graph(xb)))
-            base = {"section": f"4. Lite0 head_relu features, TF.js 4.22 Node vs Python (export took {export_s:.1f} s)",
-                    "batch": batch}
-
-            def row(runtime: str, ms: float, diff: float, runs: int, wall: str = "") -> dict:
-                return {**base, "runtime": runtime, "ms/batch": ms, "ms/image": ms / batch,
-                        "ratio vs Python": ms / py_ms, "max |Δfeature| vs Python": diff, "timed runs": runs,
-                        "process s": wall}
-
-            rows.append(row("Python tf_keras, model(x) (eager)", py_ms, 0.0, TFJS_REPEATS))
-            rows.append(row("Python tf_keras, tf.function(model) (graph)", graph_ms,
-                            float(np.max(np.abs(np.asarray(graph(xb)) - expected))), TFJS_REPEATS))
-            for backend in ("cpu", "wasm"):
-                runs = TFJS_CPU_BATCH8_REPEATS if backend == "cpu" and batch > 1 else TFJS_REPEATS
-                wall, result = _seconds(lambda: run_in_node(export, backend, inputs={"image": xb}, repeats=runs,
-                                                            timeout_s=600))
-                diff = float(np.max(np.abs(result.outputs["features"] - expected)))
-                rows.append(row(f"TF.js Node, {backend}", result.latency_ms, diff, runs, f"{wall:.1f}"))
+            rows += _batch_rows(model, graph, export, x[:batch], section)
     return rows
 
 
