@@ -16,9 +16,9 @@ CLASS_COLOURS = {1: "tab:blue", 2: "tab:red", 3: "tab:orange", 4: "tab:purple", 
 
 
 def _figure(width: float = 5.0, height: float = 3.2, cols: int = 1):
-    from matplotlib.figure import Figure
+    from browserml.figures import new_figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = new_figure(width, height)
     return fig, fig.subplots(1, cols)
 
 
@@ -99,10 +99,10 @@ def beat_plot(scaled: np.ndarray, reconstruction: np.ndarray, title: str):
 
 def example_beats(beats: "ecg.Beats", per_class: int = 3, seed: int = 0):
     """A few raw beats of each class, one panel per class."""
-    from matplotlib.figure import Figure
+    from browserml.figures import new_figure
 
     classes = sorted(np.unique(beats.y))
-    fig = Figure(figsize=(2.3 * len(classes), 2.3), layout="constrained")
+    fig = new_figure(2.3 * len(classes), 2.3)
     axes = fig.subplots(1, len(classes), sharey=True)
     rng = np.random.default_rng(seed)
     for ax, c in zip(np.atleast_1d(axes), classes):

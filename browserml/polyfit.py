@@ -372,9 +372,9 @@ def plot_fit(data: PolyData, coeffs: Sequence[float] | None = None, losses: Sequ
              title: str = ""):
     """Data and the current fit, beside the loss curve (a matplotlib ``Figure``, no pyplot,
     so it is safe to draw from a widget's training thread)."""
-    from matplotlib.figure import Figure
+    from browserml.figures import new_figure
 
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    fig = new_figure(9, 3.4)
     ax, ax_loss = fig.subplots(1, 2, width_ratios=[3, 2])
     ax.scatter(data.x, data.y, s=10, alpha=0.6, label="data", color="tab:blue")
     grid = np.linspace(float(data.x.min()), float(data.x.max()), 200)

@@ -20,10 +20,11 @@ is staged and renamed into place, so a failed export never leaves half a gallery
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,20 @@ def _png(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow() -> Iterator[None]:
+    """Hide TF's Python-side warnings (retracing, "compiled metrics") for a block."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def sample_queries(labels: np.ndarray) -> list[int]:
@@ -169,7 +184,8 @@ def export_imagesearch(
             folder = staging / variant
             export_layers_model(model, folder, parity_inputs=parity_image, quantization=variant, **common)
             clone = clone_with_weights(model, read_weights(folder))
-            vfeat = extract_features(bb, layer_name, pooling, images.images, progress=progress, model=clone)
+            with _quiet_tensorflow():  # a fresh clone retraces its predict function: expected, not news
+                vfeat = extract_features(bb, layer_name, pooling, images.images, progress=progress, model=clone)
             size, shards = _folder_bytes(folder)
             rows.append(VariantRow(variant, size, shards, float(np.max(np.abs(vfeat - features))),
                                    float(evaluate(vfeat, images.labels, metric=metric).mean_score)))

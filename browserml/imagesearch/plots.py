@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from browserml.figures import new_figure
 from browserml.imagesearch.search import (
     Evaluation,
     SearchInputError,
@@ -31,9 +32,7 @@ _FIELD_TITLES = {
 
 
 def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
+    return new_figure(width, height)
 
 
 def _annotate(ax, matrix: np.ndarray, fmt: str = "{:.0%}") -> None:
