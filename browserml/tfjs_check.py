@@ -326,6 +326,20 @@ def _open_page(export_dir: Path, page_path: str, query: str, timeout_s: float, s
     return result
 
 
+def _checked_page_folder(export_dir: str | Path) -> Path:
+    """A page's folder: an export itself, or a folder of exports (one per variant, as
+    lesson 4's ``base/``, ``float16/``, ``uint8/``), each accepted by the safe readers."""
+    folder = Path(export_dir).resolve()
+    if (folder / "model.json").exists():
+        return _checked_export(folder)
+    variants = sorted(d for d in folder.iterdir() if (d / "model.json").is_file()) if folder.is_dir() else []
+    if not variants:
+        raise FileNotFoundError(f"{folder} holds no model.json, neither itself nor in a sub-folder")
+    for variant in variants:
+        _checked_export(variant)
+    return folder
+
+
 def run_export_page(
     export_dir: str | Path,
     page_path: str = "index.html",
@@ -343,7 +357,7 @@ def run_export_page(
     The page is served exactly as ``make serve`` serves it: the export folder under
     ``/exports/NAME/`` beside ``/node_modules/``, so its relative TF.js paths resolve.
     """
-    export_dir = _checked_export(export_dir)
+    export_dir = _checked_page_folder(export_dir)
     if not (export_dir / page_path).is_file():
         raise FileNotFoundError(f"{export_dir} has no {page_path}")
     chromium_executable()
