@@ -3,6 +3,7 @@
     browserml polyfit [--setting quadratic|cubic] [--out DIR] [--check node,chromium]
     browserml anomaly train|evaluate|export [--hidden 7 3 --latent 2 --epochs 100 ...] [--out DIR]
     browserml search features|query|evaluate|export [--dataset FASHION200 --backbone efficientnet-lite0 ...]
+    browserml handtrack detect IMAGE|convert|benchmark [--model-type ssd320fpnlite --size small ...]
     browserml check EXPORT_DIR [--runtime node:cpu node:wasm chromium:cpu ...]
     browserml serve [--port 8000]          # the project root on 127.0.0.1, for export pages
     browserml nbclean [--check] NOTEBOOK...
@@ -195,6 +196,47 @@ def _search_export(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_handtrack(args: argparse.Namespace) -> int:
+    from browserml.handtrack import detect as hd
+
+    if args.verb == "convert":
+        from browserml.handtrack.convert import format_rows
+        from browserml.handtrack.page import export_handtrack
+
+        rows = export_handtrack(args.out, model_type=args.model_type)
+        print(f"re-converted {args.model_type} to TF.js (4 MiB shards) in {args.out}, with its page")
+        print(format_rows(rows))
+        status = 0
+        for row in rows if args.check else []:
+            print(f"  {row.variant}:")
+            status |= _report(row.folder, _runtimes(args.check), repeats=3)
+        return status
+    params = {"scoreThreshold": args.score, "iouThreshold": args.iou, "maxNumBoxes": args.max_boxes,
+              "flipHorizontal": args.flip}
+    detector = hd.load(args.model_type, args.size, **params)
+    if args.verb == "detect":
+        if args.image is None:
+            raise SystemExit("browserml handtrack detect needs an IMAGE")
+        from browserml.data.images import read_image
+
+        image = read_image(args.image.read_bytes(), str(args.image))
+        detector.detect(image)  # warm-up: the first call builds the graph
+        found, ms = detector.timed_detect(image)
+        print(f"{args.image}: {len(found)} detection(s) in {ms:.1f} ms ({args.model_type}, size {args.size})")
+        for d in found:
+            print(f"  {d['label']:9s} score {d['score']:.3f}  bbox [x, y, w, h] = "
+                  + ", ".join(f"{v:.1f}" for v in d["bbox"]))
+        return 0
+    from browserml.handtrack.images import scenes
+    from browserml.imagesearch.backbones import resize_images
+
+    frame = resize_images(scenes()["two_open_hands"], (240, 320)).astype("uint8")[0]
+    result = detector.benchmark(frame, n=args.repeats)
+    print(f"Python detect() at 320x240, {args.model_type} {args.size}: {result['ms']:.1f} ms median "
+          f"= {result['fps']:.1f} FPS over {result['n']} runs (handtrack.js's Python anchor: 21 FPS)")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     print(f"{args.export_dir}:")
     return _report(Path(args.export_dir), _runtimes(args.runtime))
@@ -288,6 +330,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=exports_dir() / "imagesearch")
     p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("handtrack", help="lesson 4: the handtrack.js hand detector in Python, re-converted")
+    p.add_argument("verb", choices=["detect", "convert", "benchmark"],
+                   help="detect IMAGE: boxes like handtrack.js; convert: re-convert to TF.js; benchmark: FPS")
+    p.add_argument("image", nargs="?", type=Path)
+    p.add_argument("--model-type", dest="model_type", default="ssd320fpnlite",
+                   choices=["ssd320fpnlite", "ssd640fpnlite"])
+    p.add_argument("--size", default="small", choices=["small", "medium", "large"],
+                   help="handtrack.js modelSize: small = int8 (default), medium = float16, large = float32")
+    p.add_argument("--score", type=float, default=0.6, help="score threshold")
+    p.add_argument("--iou", type=float, default=0.2, help="NMS IoU threshold")
+    p.add_argument("--max-boxes", dest="max_boxes", type=int, default=20)
+    p.add_argument("--flip", action="store_true", help="flipHorizontal")
+    p.add_argument("--repeats", type=int, default=50, help="benchmark: timed runs")
+    p.add_argument("--out", type=Path, default=exports_dir() / "handtrack")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
+    p.set_defaults(func=cmd_handtrack)
 
     p = sub.add_parser("check", help="run an export's parity sample in real TF.js")
     p.add_argument("export_dir")
