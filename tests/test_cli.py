@@ -84,3 +84,26 @@ def test_search_evaluates_and_queries_any_folder(image_folder, capsys):
     assert cli.main(["search", "query", "--dataset", str(image_folder), "--image", str(query), "--k", "2"]) == 0
     first = capsys.readouterr().out.splitlines()[1]
     assert "stripes" in first and "distance 0.0000" in first  # the file itself is in the gallery
+
+
+def test_handtrack_detect_prints_handtrack_style_boxes(tmp_path, capsys):
+    from PIL import Image
+
+    from browserml.handtrack.images import scenes
+
+    path = tmp_path / "wave.png"
+    Image.fromarray(scenes()["astronaut_waving"]).save(path)
+    assert cli.main(["handtrack", "detect", str(path), "--size", "large"]) == 0
+    out = capsys.readouterr().out
+    assert "2 detection(s)" in out and "face" in out and "open" in out and "bbox [x, y, w, h]" in out
+    assert cli.main(["handtrack", "detect", str(path), "--score", "0.99"]) == 0
+    assert "0 detection(s)" in capsys.readouterr().out
+
+
+def test_handtrack_detect_names_a_bad_image(tmp_path):
+    from browserml.data.images import ImageDataError
+
+    path = tmp_path / "notes.png"
+    path.write_text("not an image")
+    with pytest.raises(ImageDataError, match="notes.png"):
+        cli.main(["handtrack", "detect", str(path)])
