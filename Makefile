@@ -52,6 +52,7 @@ run: setup
 	$(BIN)/browserml polyfit --check node chromium
 	$(BIN)/browserml anomaly export --check node chromium
 	$(BIN)/browserml search export --check node chromium
+	$(BIN)/browserml handtrack convert --check node:wasm chromium:wasm
 
 test: setup
 	.ci/offline $(BIN)/python -m pytest --nbval-lax tests notebooks -p no:cacheprovider $(PYTEST_ARGS)
