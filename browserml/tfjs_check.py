@@ -370,3 +370,36 @@ def run_export_page(
     if "error" in result:
         raise TfjsRuntimeError(f"{export_dir / page_path} reported: {result['error']}")
     return result
+
+
+# --------------------------------------------------------------------------- where Chromium is missing
+
+
+def has_chromium() -> bool:
+    """Whether headless Chromium checks can run here (Debian ``chromium`` + Python playwright).
+
+    Binder and Colab have Node but no system Chromium, and browserml never downloads one;
+    there the notebooks check exports in Node and in the learner's own browser instead.
+    """
+    try:
+        chromium_executable()
+        import playwright  # noqa: F401
+    except (TfjsRuntimeError, ImportError):
+        return False
+    return True
+
+
+def available_runtimes(wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``wanted`` minus the Chromium pairs when Chromium is missing, saying so in words.
+
+    A notebook asks for Node and Chromium; on a machine without Chromium it still checks
+    what it can, and the learner reads why one column is absent instead of a traceback.
+    """
+    pairs = list(wanted)
+    if has_chromium() or not any(runtime == "chromium" for runtime, _ in pairs):
+        return pairs
+    kept = [p for p in pairs if p[0] != "chromium"]
+    print("Chromium is not installed here (as on Binder and Colab), so the Chromium checks are skipped; "
+          f"checking in {', '.join(f'{r}:{b}' for r, b in kept) or 'nothing'}. "
+          "`make setup` installs Debian's chromium.")
+    return kept

@@ -291,3 +291,22 @@ def test_spiral_check_fails_a_weak_network_and_passes_a_good_one(capsys):
     good = pg.PlaygroundConfig(features=pg.FEATURES, hidden=(6, 2), learning_rate=0.1)
     assert pg.check_smallest_spiral(good)
     assert "8 hidden neurons separate the spiral" in capsys.readouterr().out
+
+
+def test_xor_check_knows_the_product_feature():
+    assert pg.check_xor_feature("x1*x2")
+    with pytest.raises(AssertionError, match="single neuron gets"):
+        pg.check_xor_feature("x1")
+    with pytest.raises(AssertionError, match="not one of"):
+        pg.check_xor_feature("x1+x2")
+
+
+def test_notebook_plots_draw():
+    from browserml import playground_plots as pp
+
+    state = pg.PlaygroundState(pg.PlaygroundConfig(hidden=(3,)))
+    state.step(2)
+    state.show_test_data = True
+    for fig in (pp.plot_datasets(), pp.plot_boundary(state), pp.plot_neurons(state, 12), pp.plot_weights(state)):
+        assert fig._repr_png_().startswith(b"\x89PNG")
+    assert len(pp.plot_neurons(state, 12).axes) == 3 * 3, "3 rows (inputs, hidden, output) x widest column"

@@ -115,3 +115,14 @@ def test_plain_tfjs_in_node_loads_the_export_over_http(exports, kind):
     assert out["version"] == "4.22.0"
     expected = next(iter(manifest.parity_arrays("outputs").values()))
     np.testing.assert_allclose(np.asarray(out["y"]), expected, atol=1e-5)
+
+
+def test_available_runtimes_drop_chromium_only_where_it_is_missing(monkeypatch, capsys):
+    from browserml.tfjs_check import available_runtimes, has_chromium
+
+    wanted = [("node", "wasm"), ("chromium", "cpu")]
+    assert has_chromium() and available_runtimes(wanted) == wanted
+    monkeypatch.setenv("BROWSERML_CHROMIUM", "/nonexistent/chromium")
+    assert not has_chromium()
+    assert available_runtimes(wanted) == [("node", "wasm")]
+    assert "Chromium is not installed here" in capsys.readouterr().out
