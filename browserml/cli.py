@@ -4,9 +4,11 @@
     browserml anomaly train|evaluate|export [--hidden 7 3 --latent 2 --epochs 100 ...] [--out DIR]
     browserml search features|query|evaluate|export [--dataset FASHION200 --backbone efficientnet-lite0 ...]
     browserml handtrack detect IMAGE|convert|benchmark [--model-type ssd320fpnlite --size small ...]
+    browserml playground [--dataset spiral --features x1 x2 'sin(x1)' 'sin(x2)' --hidden 6 4 --epochs 120 ...]
     browserml check EXPORT_DIR [--runtime node:cpu node:wasm chromium:cpu ...]
     browserml serve [--port 8000]          # the project root on 127.0.0.1, for export pages
     browserml nbclean [--check] NOTEBOOK...
+    browserml lab check|screenshots [--lesson 1 2 ...] [--out notebooks/images]   # headless JupyterLab
 
 ``make run`` calls the lesson commands to build every export.
 """
@@ -237,6 +239,71 @@ def cmd_handtrack(args: argparse.Namespace) -> int:
     return 0
 
 
+PLAYGROUND_DEFAULT = {"dataset": "spiral", "features": ["x1", "x2", "sin(x1)", "sin(x2)"], "hidden": [6, 4],
+                      "activation": "tanh", "learning_rate": 0.1, "epochs": 120}
+"""``browserml playground``'s default: the spiral, unrolled by the sin features, with 10
+hidden neurons; 120 epochs at learning rate 0.1 take ~5-8 s on 2 cores and put 98% of the
+test points on the right side."""
+
+
+def cmd_playground(args: argparse.Namespace) -> int:
+    import time
+
+    from browserml import playground as pg
+    from browserml.seeding import seed_everything
+
+    try:
+        config = pg.PlaygroundConfig(
+            dataset=args.dataset, noise=args.noise, train_ratio=args.train_ratio, batch_size=args.batch_size,
+            features=tuple(args.features), hidden=tuple(args.hidden), activation=args.activation,
+            learning_rate=args.learning_rate, regularization=args.regularization,
+            regularization_rate=args.regularization_rate, seed=args.seed)
+    except ValueError as err:
+        raise SystemExit(f"browserml playground: {err}") from None
+    if args.epochs < 0:
+        raise SystemExit(f"browserml playground: --epochs must be 0 or more, got {args.epochs}")
+    seed_everything(config.seed)
+    state = pg.PlaygroundState(config)
+    hidden = f"hidden {list(config.hidden)} {config.activation}" if config.hidden else "no hidden layer"
+    print(f"playground[{config.dataset}]: {', '.join(config.features)} -> {hidden} -> 1 "
+          f"({'tanh' if config.task == 'classification' else 'linear'}); {len(state.data.train_xy)} training, "
+          f"{len(state.data.test_xy)} test points; SGD lr {config.learning_rate}, batch {config.batch_size}")
+
+    def line(seconds: float | None = None) -> str:
+        stats = state.history[-1]
+        text = f"  epoch {stats.epoch:4d}: train loss {stats.train_loss:.4f}, test loss {stats.test_loss:.4f}"
+        if config.task == "classification":
+            text += f", test accuracy {state.accuracy('test'):.1%}"
+        return text + ("" if seconds is None else f"  ({seconds:.1f} s)")
+
+    print(line())
+    start = time.perf_counter()
+    chunk = max(1, args.epochs // 5)
+    while state.epoch < args.epochs:
+        state.step(min(chunk, args.epochs - state.epoch))
+        print(line(time.perf_counter() - start))
+    if args.epochs:
+        print(f"  {args.epochs} epochs in {time.perf_counter() - start:.1f} s "
+              f"({(time.perf_counter() - start) / args.epochs * 1000:.1f} ms/epoch, losses included)")
+    if config.task == "classification":
+        print(f"  accuracy: train {state.accuracy('train'):.1%}, test {state.accuracy('test'):.1%}")
+    out = state.export(args.out)
+    print(f"exported TF.js layers model and its decision-boundary page to {out}")
+    if not args.check:
+        return 0
+    runtimes = _runtimes(args.check)
+    status = _report(out, runtimes)
+    for backend in [b for r, b in runtimes if r == "chromium"]:
+        from browserml.tfjs_check import run_export_page
+
+        page = run_export_page(out, backend=backend, params={"runs": 10})
+        ok = page["maxAbsDiff"] <= page["tolerance"]
+        print(f"  page      {backend:6s} grid {pg.GRID_RESOLUTION}x{pg.GRID_RESOLUTION} max|Δ|={page['maxAbsDiff']:.2e} "
+              f"{page['latencyMs']:8.3f} ms  {'ok' if ok else 'FAIL'}")
+        status |= 0 if ok else 1
+    return status
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     print(f"{args.export_dir}:")
     return _report(Path(args.export_dir), _runtimes(args.runtime))
@@ -271,6 +338,29 @@ def cmd_nbclean(args: argparse.Namespace) -> int:
         if clean_file(p):
             print(f"cleaned {p}")
     return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from browserml import labcheck
+
+    lessons = args.lesson or sorted(labcheck.LESSONS)
+    unknown = [n for n in lessons if n not in labcheck.LESSONS]
+    if unknown:
+        raise SystemExit(f"no lesson {unknown}; lessons: {sorted(labcheck.LESSONS)}")
+    if args.verb == "screenshots":
+        results = labcheck.lesson_screenshots(args.out, lessons)
+    else:
+        import tempfile
+
+        results = []
+        with tempfile.TemporaryDirectory(prefix="browserml-lab-") as tmp, labcheck.lab_session(Path(tmp)) as lab:
+            for n in lessons:
+                if not labcheck.LESSONS[n].available():
+                    print(f"lesson {n}: skipped ({labcheck.LESSONS[n].source} does not exist yet)")
+                    continue
+                results.append(labcheck.check_lesson(lab, n))
+                print(results[-1].summary())
+    return 0 if all(not r.problems() for r in results) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,6 +438,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
     p.set_defaults(func=cmd_handtrack)
 
+    from browserml import playground as pg
+
+    d = PLAYGROUND_DEFAULT
+    p = sub.add_parser("playground", help="lesson 5: train a TensorFlow Playground network and export its page",
+                       description="Train one of Playground's datasets with Playground's network and SGD, then "
+                       "export it to TF.js with a page that draws the decision boundary. Quote features with "
+                       "parentheses in the shell: --features x1 x2 'sin(x1)'.")
+    p.add_argument("--dataset", choices=pg.DATASETS, default=d["dataset"])
+    p.add_argument("--features", nargs="+", choices=pg.FEATURES, default=d["features"], metavar="FEATURE",
+                   help=f"input features, from {', '.join(pg.FEATURES)} (default: {' '.join(d['features'])})")
+    p.add_argument("--hidden", type=int, nargs="*", default=d["hidden"], metavar="N",
+                   help=f"neurons per hidden layer, 0-{pg.MAX_LAYERS} layers of 1-{pg.MAX_NEURONS} "
+                   "(default: 6 4; `--hidden` alone: none)")
+    p.add_argument("--activation", choices=pg.ACTIVATIONS, default=d["activation"])
+    p.add_argument("--epochs", type=int, default=d["epochs"])
+    p.add_argument("--learning-rate", dest="learning_rate", type=float, default=d["learning_rate"])
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=10)
+    p.add_argument("--noise", type=float, default=0.0, help="0 to 0.5 (Playground's 0-50 slider / 100)")
+    p.add_argument("--train-ratio", dest="train_ratio", type=float, default=0.5, help="0.1 to 0.9")
+    p.add_argument("--regularization", choices=pg.REGULARIZATIONS, default="none")
+    p.add_argument("--regularization-rate", dest="regularization_rate", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=exports_dir() / "playground")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME",
+                   help="TF.js runtimes for the parity check; chromium ones also open the export's page")
+    p.set_defaults(func=cmd_playground)
+
     p = sub.add_parser("check", help="run an export's parity sample in real TF.js")
     p.add_argument("export_dir")
     p.add_argument("--runtime", nargs="+", default=["node", "chromium"], metavar="RUNTIME")
@@ -361,6 +478,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="only report notebooks that are not clean")
     p.add_argument("notebooks", nargs="*")
     p.set_defaults(func=cmd_nbclean)
+
+    p = sub.add_parser("lab", help="check each lesson's app in headless JupyterLab, or screenshot it")
+    p.add_argument("verb", choices=["check", "screenshots"],
+                   help="check: render, act once, expect a change; screenshots: lesson{N}_widget.png for the README")
+    p.add_argument("--lesson", type=int, nargs="+", help="lesson numbers (default: all)")
+    p.add_argument("--out", type=Path, default=project_root() / "notebooks" / "images",
+                   help="screenshots: the folder to write to (default notebooks/images)")
+    p.set_defaults(func=cmd_lab)
     return parser
 
 
