@@ -9,10 +9,12 @@ BIN := $(VENV)/bin
 STAMPS := .stamps
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# The in-page TF.js bundle (widgets/browser_runtime.py), built from node_modules: no CDN.
+TFJS_BUNDLE := browserml/js/dist/tfjs-bundle.mjs
 
-.PHONY: setup run test lab serve bench lock nbclean clean
+.PHONY: setup run test lab serve bench lock nbclean clean screenshots
 
-setup: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/chromium $(STAMPS)/debian-data
+setup: $(STAMPS)/python $(STAMPS)/node $(TFJS_BUNDLE) $(STAMPS)/chromium $(STAMPS)/debian-data
 
 $(STAMPS)/python: requirements.lock pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -29,6 +31,11 @@ $(STAMPS)/node: package.json package-lock.json
 	@command -v node >/dev/null || { echo "Node.js (>= 18) and npm are needed: apt-get install nodejs npm"; exit 1; }
 	npm ci --no-audit --no-fund
 	@touch $@
+
+# TF.js + wasm binaries as one ES module for the notebook page (esbuild, ~1.5 s); the file
+# itself is the target, so a deleted browserml/js/dist/ is rebuilt.
+$(TFJS_BUNDLE): $(STAMPS)/node $(wildcard browserml/js/runtime/*)
+	node browserml/js/runtime/build.mjs
 
 # Debian's Chromium for the headless-browser checks; browserml never downloads a browser.
 $(STAMPS)/chromium:
@@ -53,6 +60,7 @@ run: setup
 	$(BIN)/browserml anomaly export --check node chromium
 	$(BIN)/browserml search export --check node chromium
 	$(BIN)/browserml handtrack convert --check node:wasm chromium:wasm
+	$(BIN)/browserml playground --check node chromium
 
 test: setup
 	.ci/offline $(BIN)/python -m pytest --nbval-lax tests notebooks -p no:cacheprovider $(PYTEST_ARGS)
@@ -72,6 +80,10 @@ lock:
 	.lock-venv/bin/pip install -q --upgrade "pip>=24" && .lock-venv/bin/pip install -q -r requirements.in
 	{ head -n 2 requirements.lock; .lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+# README pictures: each lesson's app rendered in headless JupyterLab (notebooks/images/lesson{N}_widget.png).
+screenshots: setup
+	$(BIN)/browserml lab screenshots --out notebooks/images
 
 nbclean: $(STAMPS)/python
 	$(BIN)/browserml nbclean
