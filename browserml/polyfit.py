@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from browserml.inbrowser import BrowserRequest
 from browserml.paths import TEMPLATES_DIR
 
 TrainMethod = str  # "minimize" | "tape"
@@ -365,6 +366,27 @@ def grid_predictions(export_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return xs, np.polyval(coeffs, xs.astype(np.float64))
 
 
+def browser_request(export_dir: str | Path, n: int | None = None) -> BrowserRequest:
+    """What ``run_in_browser`` needs to run this export in the learner's page: ``x`` on
+    the grid its page plots (``n`` points across the same range; default the page's
+    own count), and ``numpy.polyval`` of the exported coefficients as Python's answer,
+    in float64 on the very float32 ``x`` the page gets."""
+    from browserml.export import read_manifest
+
+    extra = read_manifest(export_dir).extra
+    if "coefficients" not in extra or "grid" not in extra:
+        raise ValueError(f"{export_dir} is not a lesson-1 polynomial export "
+                         "(browserml.json has no coefficients or grid)")
+    grid = extra["grid"]
+    num = int(grid["num"] if n is None else n)
+    if num < 1:
+        raise ValueError(f"n must be at least 1, got {num}")
+    coeffs = [float(c) for c in extra["coefficients"].values()]
+    xs = np.linspace(grid["start"], grid["stop"], num, dtype=np.float32)
+    return {"inputs": {"x": xs},
+            "reference": lambda d: {"y": np.polyval(coeffs, np.asarray(d["x"], dtype=np.float64))}}
+
+
 # --------------------------------------------------------------------------- pictures
 
 
@@ -397,7 +419,9 @@ def coefficient_table(learned: Sequence[float], data: PolyData) -> list[dict[str
     model's degree is below the truth's there is no true counterpart, so it is NaN.
     """
     degree = len(learned) - 1
-    truth = data.target_coeffs
+    # Leading zeros (the app's "true x³ = 0") do not raise the true polynomial's degree.
+    truth = np.trim_zeros(data.target_coeffs, "f")
+    truth = truth if len(truth) else np.zeros(1)
     if degree + 1 >= len(truth):
         target = np.concatenate([np.zeros(degree + 1 - len(truth)), truth])
     else:

@@ -154,3 +154,12 @@ def test_the_export_page_plots_what_python_predicts(exports, tmp_path):
         np.testing.assert_allclose(result["ys"], ys, atol=1e-5)
         assert result["parityMaxAbsDiff"] <= 1e-5
         assert shot.stat().st_size > 10_000, "the page drew something"
+
+
+def test_coefficient_table_ignores_leading_zero_true_coefficients():
+    """The app always passes four true coefficients; x³ = 0 must not make a quadratic
+    model's targets NaN (found by the JupyterLab check)."""
+    data = pf.make_data((0.0, 0.8, -0.4, 0.3), 50, 0.0, 0)
+    rows = pf.coefficient_table([0.8, -0.4, 0.3], data)
+    np.testing.assert_allclose([r["target"] for r in rows], data.target_coeffs[1:])
+    assert np.isnan(pf.coefficient_table([0.1, 0.2], data)[0]["target"]), "a line has no true counterpart"
