@@ -243,7 +243,7 @@ _WEBCAM_ESM = r"""
 export default {
   render({ model, el }) {
     const button = document.createElement("button");
-    button.textContent = "📷 Take a webcam photo";
+    button.textContent = "Take a webcam photo";
     const status = document.createElement("span");
     status.style.marginLeft = "8px"; status.style.color = "#555";
     const say = (text) => { status.textContent = text; model.set("status", text); model.save_changes(); };
