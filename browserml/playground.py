@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from browserml.inbrowser import BrowserRequest, BrowserRunLike
 from browserml.paths import TEMPLATES_DIR
 
 #: Playground's points live in [-6, 6]²; its heatmaps cover the same square.
@@ -658,3 +659,42 @@ def check_xor_feature(feature: str, epochs: int = 30) -> bool:
     accuracy = state.accuracy("test")
     return check(accuracy >= 0.95, f"{feature} alone, no hidden layer: {accuracy:.0%} of XOR's test points",
                  f"with {feature} alone a single neuron gets {accuracy:.0%}; XOR's class is the *sign* of a product")
+
+
+# --------------------------------------------------------------------------- in the learner's own page
+
+
+def browser_request(state: PlaygroundState, export_dir: str | Path,
+                    resolution: int = GRID_RESOLUTION) -> BrowserRequest:
+    """The decision-boundary grid in the learner's page: the feature columns of every
+    grid point (the export's input contract, in its feature order) and the state's own
+    network on them as the reference, so the page's grid is compared with
+    :meth:`PlaygroundState.grid`. Refuses an export of another network or epoch."""
+    from browserml.export import read_manifest
+
+    manifest = read_manifest(export_dir)
+    info = manifest.extra.get("playground") or {}
+    features = list((manifest.preprocessing or {}).get("features") or [])
+    if features != list(state.config.features):
+        raise ValueError(f"{export_dir} takes features {features}, the state's network {list(state.config.features)}; "
+                         "export this state again")
+    if info.get("epoch") != state.epoch:
+        raise ValueError(f"{export_dir} holds the network at epoch {info.get('epoch')}, the state is at epoch "
+                         f"{state.epoch}; export this state again")
+    (inp,), (out,) = manifest.inputs, manifest.outputs
+    columns = feature_columns(grid_points(resolution), state.config.features)
+    return {"inputs": {inp.name: columns},
+            "reference": lambda d: {out.name: state.network.predict(d[inp.name]).reshape(-1, 1)}}
+
+
+def browser_grid(run: BrowserRunLike, backend: str | None = None) -> np.ndarray:
+    """The page's grid as the picture :meth:`PlaygroundState.grid` draws: shape
+    (resolution, resolution), top row x2 = +6 (not discretized)."""
+    from browserml.inbrowser import backend_outputs
+
+    _, outputs = backend_outputs(run, backend)
+    (values,) = outputs.values()
+    side = int(round(np.sqrt(values.size)))
+    if side * side != values.size:
+        raise ValueError(f"the page sent {values.size} values, not a square grid")
+    return np.asarray(values, dtype=np.float64).reshape(side, side)

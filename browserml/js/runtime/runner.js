@@ -65,7 +65,10 @@ async function predict(tf, model, manifest, tensors, state) {
   const names = manifest.outputs.map((o) => o.name);
   const asList = (out) => (Array.isArray(out) ? out : [out]);
   if (manifest.model_format === 'layers') {
-    return tf.tidy(() => asList(model.predict(tensors.length === 1 ? tensors[0] : tensors)));
+    // One batch of all rows: predict() otherwise splits the input into batches of 32,
+    // which makes a 10,000-row grid 40x slower than the model is (as run_core.js does).
+    const batchSize = Math.max(1, tensors[0].shape[0] || 1);
+    return tf.tidy(() => asList(model.predict(tensors.length === 1 ? tensors[0] : tensors, { batchSize })));
   }
   const feed = {};
   manifest.inputs.forEach((spec, i) => { feed[spec.name] = tensors[i]; });
