@@ -16,7 +16,7 @@ runtime's results are read through small protocols rather than its classes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypedDict
 
 import numpy as np
@@ -99,17 +99,5 @@ def compiled_forward(model: Any) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def output_dict(names: Sequence[str], values: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Outputs keyed by the export's output names (a mapping passes through, checked)."""
-    if isinstance(values, Mapping):
-        missing = [n for n in names if n not in values]
-        if missing:
-            raise ValueError(f"Python's reference lacks the export's outputs {missing}")
-        return {n: np.asarray(values[n]) for n in names}
-    if len(values) != len(names):
-        raise ValueError(f"{len(values)} reference outputs for the export's {len(names)} outputs {list(names)}")
-    return {n: np.asarray(v) for n, v in zip(names, values)}
-
-
 __all__ = ["BrowserRequest", "BrowserRunLike", "BrowserUnavailable", "FitRuntime", "Reference", "backend_outputs",
-           "compiled_forward", "output_dict"]
+           "compiled_forward"]

@@ -315,9 +315,21 @@ class LabSession:
 
     def run_all(self, page: Any, timeout_s: float | None = None) -> bool:
         """Run every cell; ``False`` when a cell raised (JupyterLab stops there)."""
-        ok = bool(page.evaluate("async () => await window.jupyterapp.commands.execute('notebook:run-all-cells')"))
-        self.wait_idle(page, timeout_s or self.timeout_s)
-        return ok
+        # Not awaited: under ipykernel 7.4 a cell that awaits a widget reply can lose its own
+        # "idle" status, and then Run All's promise never settles although every cell ran.
+        page.evaluate("() => { window.__browsermlRunAll = undefined; window.jupyterapp.commands"
+                      ".execute('notebook:run-all-cells').then(ok => { window.__browsermlRunAll = ok; }); }")
+        timeout = timeout_s or self.timeout_s
+        # started, and either settled or every code cell has run (has an execution count)
+        page.wait_for_function("() => window.__browsermlRunAll !== undefined || window.jupyterapp.shell.currentWidget"
+                               ".content.model.sharedModel.cells.every(c => c.cell_type !== 'code' || "
+                               "c.execution_count != null)", timeout=timeout * 1000, polling=250)
+        self.wait_idle(page, timeout)
+        ok = page.evaluate("window.__browsermlRunAll")
+        if ok is None:  # unsettled: judge by the outputs instead
+            ok = not page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells"
+                                   ".some(c => (c.toJSON().outputs || []).some(o => o.output_type === 'error'))")
+        return bool(ok)
 
     # ---- what the learner sees
     def widget_counts(self, page: Any) -> tuple[int, int]:
