@@ -576,3 +576,40 @@ def _lab_results(root: Path) -> dict:
             finally:
                 session.close_page(page)
     return seen
+
+
+@needs_bundle
+@pytest.mark.tfjs
+@pytest.mark.chromium
+@pytest.mark.slow
+def test_lesson1_notebook_itself_runs_in_its_own_page(tmp_path):
+    """The real lesson 1 notebook, Run All in headless JupyterLab: its "Run it in your own
+    browser" cells must show parity <= 1e-5 on wasm and cpu, with no tensor left behind."""
+    import re
+
+    from browserml.tfjs_check import in_worker_thread
+
+    name = "01_ops_api_polynomial.ipynb"
+    shutil.copy(project_root() / "notebooks" / name, tmp_path / name)
+    text = in_worker_thread(_run_notebook_in_lab, tmp_path, name)
+    found = dict(re.findall(r"(wasm|cpu) [\d.]+ ms, max\|Δ\| ([\d.e+-]+)", text))
+    assert set(found) == {"wasm", "cpu"}, text[-2000:]
+    assert all(float(v) <= 1e-5 for v in found.values()), found
+    assert "tensors left after 100s of runs: {'wasm': 0, 'cpu': 0}" in text
+
+
+def _run_notebook_in_lab(root: Path, name: str) -> str:
+    """Run All on ``name`` in headless JupyterLab; every output's text, joined."""
+    from browserml.labcheck import lab_session
+
+    with lab_session(root, timeout_s=300) as session:
+        page = session.open_notebook(name)
+        try:
+            assert session.run_all(page, timeout_s=300), session.console_errors(page)
+            outputs = page.evaluate("p => window.__bml.panelFor(p).content.model.toJSON().cells"
+                                    ".map((c) => c.outputs || [])", name)
+            assert session.fatal_console_errors(page) == []
+        finally:
+            session.close_page(page)
+    return "\n".join("".join(o.get("text", "")) if isinstance(o.get("text"), (str, list)) else ""
+                     for cell in outputs for o in cell)
