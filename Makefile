@@ -1,55 +1,65 @@
 # browserml: one-command set-up, run and test. See README.md.
-#   make run    set up, then build every lesson's TF.js export headless (via the CLI)
-#   make test   set up, then run all tests (unit, widget state, TF.js, notebooks) offline
-#   make lab    set up, then open JupyterLab on notebooks/
+#   make run        set up, then build every lesson's TF.js export headless (via the CLI)
+#   make test       set up (+ Chromium and Debian's Fashion-MNIST), then every test, offline
+#   make test-fast  the quick tier for your own loop: no notebooks, no headless browser, no slow tests
+#   make lab        set up, then open JupyterLab on notebooks/
+# Needs no root: any Python 3.11-3.13 (.ci/find-python, or PYTHON=...), and Node.js where present.
+# Only `make test` (and lesson 3's 70,000-image section) need Chromium and Fashion-MNIST from apt.
 SHELL := /bin/bash
-PYTHON ?= python3.11
-VENV := .venv
+PYTHON_FOUND := $(shell .ci/find-python)
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMPS := .stamps
+STAMPS := .stamps/$(notdir $(VENV))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
-# The in-page TF.js bundle (widgets/browser_runtime.py), built from node_modules: no CDN.
+PYTEST := .ci/offline $(BIN)/python -m pytest -p no:cacheprovider
+# uv installs the ~170 pinned wheels in parallel (minutes faster than pip); itself one wheel.
+UV_VERSION := 0.13.9
+# The in-page TF.js bundle (widgets/browser_runtime.py) ships inside the package (committed),
+# so Colab and pip installs need no Node; `make bundle` rebuilds it from node_modules.
 TFJS_BUNDLE := browserml/js/dist/tfjs-bundle.mjs
+HAVE_NODE := $(shell command -v node >/dev/null && echo yes)
 
-.PHONY: setup run test lab serve bench lock nbclean clean screenshots
+.PHONY: setup run test test-fast test-parity test-colab lab serve bench bench-memory lock bundle nbclean clean screenshots test-deps
 
-setup: $(STAMPS)/python $(STAMPS)/node $(TFJS_BUNDLE) $(STAMPS)/chromium $(STAMPS)/debian-data
+setup: $(STAMPS)/python $(if $(HAVE_NODE),$(STAMPS)/node)
 
-$(STAMPS)/python: requirements.lock pyproject.toml
+$(STAMPS)/python: requirements.lock requirements-nodeps.txt pyproject.toml
+	@test -n "$(PYTHON_FOUND)" || { .ci/find-python; exit 1; }
 	@mkdir -p $(STAMPS)
-	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "browserml needs Python 3.11, got " + sys.version'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade "pip>=24"
-	$(BIN)/python -m pip install -q -r requirements.lock
-	$(BIN)/python -m pip install -q --no-deps -e .
-	$(BIN)/python -c "import browserml, tensorflow, tensorflowjs, tf_keras, umap, ipywidgets, nbval, playwright"
+	$(PYTHON_FOUND) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -r requirements-nodeps.txt
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -c "import browserml.compat as c, tensorflow, tf_keras, umap, ipywidgets, nbval, playwright; c.import_tensorflowjs()"
 	@touch $@
 
 $(STAMPS)/node: package.json package-lock.json
 	@mkdir -p $(STAMPS)
-	@command -v node >/dev/null || { echo "Node.js (>= 18) and npm are needed: apt-get install nodejs npm"; exit 1; }
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# TF.js + wasm binaries as one ES module for the notebook page (esbuild, ~1.5 s); the file
-# itself is the target, so a deleted browserml/js/dist/ is rebuilt.
-$(TFJS_BUNDLE): $(STAMPS)/node $(wildcard browserml/js/runtime/*)
+# Maintainers: rebuild the committed TF.js bundle after changing package.json or
+# browserml/js/runtime/ (esbuild, ~2 s); tests/test_front_door.py checks it is current.
+bundle: $(STAMPS)/node
 	node browserml/js/runtime/build.mjs
 
-# Debian's Chromium for the headless-browser checks; browserml never downloads a browser.
-$(STAMPS)/chromium:
-	@mkdir -p $(STAMPS)
+# Debian's Chromium and Fashion-MNIST, for the tests only; browserml never downloads a browser.
+test-deps: .stamps/chromium .stamps/debian-data
+
+.stamps/chromium:
+	@mkdir -p .stamps
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; \
 	fi
 	/usr/bin/chromium --version
 	@touch $@
 
-# Debian's Fashion-MNIST (all 70,000 images) for lesson 3's search at scale; the 200-image
+# All 70,000 Fashion-MNIST images for lesson 3's search at scale; the 200-image
 # FASHION200 subset is committed in datasets/, so the lesson itself works without it.
-$(STAMPS)/debian-data:
-	@mkdir -p $(STAMPS)
+.stamps/debian-data:
+	@mkdir -p .stamps
 	@if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends dataset-fashion-mnist; \
 	fi
@@ -62,8 +72,24 @@ run: setup
 	$(BIN)/browserml handtrack convert --check node:wasm chromium:wasm
 	$(BIN)/browserml playground --check node chromium
 
-test: setup
-	.ci/offline $(BIN)/python -m pytest --nbval-lax tests notebooks -p no:cacheprovider $(PYTEST_ARGS)
+test: setup test-deps
+	$(PYTEST) --nbval-lax tests notebooks $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PYTEST) tests -m "not slow and not chromium" -q $(PYTEST_ARGS)
+
+# The export and parity tests (every export run in real TF.js, Node and Chromium) on a
+# second Python: `make test-parity PYTHON=python3.13 VENV=.venv-3.13`.
+test-parity: setup test-deps
+	$(PYTEST) tests -m tfjs $(PYTEST_ARGS)
+
+# All five notebooks top to bottom through their Colab path, on a Python 3.13 venv built
+# from Colab's own versions, with a stand-in google.colab, no Node and no Chromium.
+COLAB_VENV := .venv-colab
+test-colab:
+	PYTHON=$$(PYTHON_VERSIONS=3.13 .ci/find-python) && \
+	  .ci/colab-venv "$$PYTHON" $(COLAB_VENV) ../shared/reference/colab/versions-that-matter.txt
+	.ci/offline $(COLAB_VENV)/bin/python .ci/run_colab_notebooks.py notebooks/*.ipynb
 
 lab: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/
@@ -74,19 +100,24 @@ serve: setup
 bench: setup
 	$(BIN)/python benchmarks/run.py
 
-# Re-resolve requirements.in in a scratch venv and pin the result.
+# Peak kernel memory of each notebook (Binder's limit), as a table.
+bench-memory: setup
+	BROWSERML_BROWSER_RUNTIME=off $(BIN)/python benchmarks/bench_memory.py
+
+# Re-resolve requirements.in for Python 3.11-3.13 at once (one universal lock), and the
+# Binder environment from it. Needs uv (pip install uv).
 lock:
-	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install -q --upgrade "pip>=24" && .lock-venv/bin/pip install -q -r requirements.in
-	{ head -n 2 requirements.lock; .lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock.new
-	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+	{ sed -n '1,/^$$/p' requirements.lock; \
+	  uv pip compile -q --universal --python-version 3.11 --no-header --no-annotate requirements.in; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	$(PYTHON_FOUND) .ci/binder_environment.py requirements.lock > environment.yml
 
 # README pictures: each lesson's app rendered in headless JupyterLab (notebooks/images/lesson{N}_widget.png).
-screenshots: setup
+screenshots: setup test-deps
 	$(BIN)/browserml lab screenshots --out notebooks/images
 
 nbclean: $(STAMPS)/python
 	$(BIN)/browserml nbclean
 
 clean:
-	rm -rf $(VENV) node_modules $(STAMPS) .pytest_cache
+	rm -rf $(VENV) $(COLAB_VENV) node_modules .stamps .pytest_cache

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from browserml import __version__
+from browserml.compat import import_tensorflowjs
 from browserml.atomic import atomic_directory
 from browserml.jsonfile import read_json
 
@@ -169,6 +170,7 @@ def read_model_json(export_dir: str | Path) -> dict[str, Any]:
 
 def read_weights(export_dir: str | Path) -> dict[str, np.ndarray]:
     """Weights of an export as float arrays keyed by name, dequantized, read safely."""
+    import_tensorflowjs()
     from tensorflowjs.read_weights import read_weights as tfjs_read_weights
 
     export_dir = Path(export_dir)
@@ -189,8 +191,8 @@ def list_shards(export_dir: str | Path) -> list[Path]:
 
 def _versions() -> dict[str, str]:
     import tensorflow as tf
-    import tensorflowjs
 
+    tensorflowjs = import_tensorflowjs()
     return {"browserml": __version__, "tensorflow": tf.__version__, "tensorflowjs": tensorflowjs.__version__}
 
 
@@ -275,6 +277,7 @@ def export_layers_model(
     error above ``threshold`` = anomaly), so a client can reproduce the decision.
     """
     import tf_keras
+    import_tensorflowjs()
     from tensorflowjs.converters import save_keras_model
 
     if not isinstance(model, tf_keras.Model):
@@ -372,6 +375,7 @@ def export_graph_model(
     quantized graph cannot be re-run in Python without TF.js.
     """
     import tensorflow as tf
+    import_tensorflowjs()
     from tensorflowjs.converters import convert_tf_saved_model
 
     _check_shard_size(shard_bytes)

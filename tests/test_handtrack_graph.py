@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+from browserml.compat import import_tensorflowjs
 from browserml.handtrack import models
 from browserml.handtrack.graph import NMS_OPS, POSTPROCESSOR_SCOPE, RAW_OUTPUTS
 from browserml.handtrack.models import LABELS, MODEL_SIZES, MODEL_TYPES, HandtrackModelError, model_dir
@@ -234,6 +235,7 @@ def test_grappler_without_arithmetic_keeps_the_upsampling_pack(tmp_path):
     import contextlib
 
     import tensorflow as tf
+    import_tensorflowjs()
     from tensorflowjs.converters import convert_tf_saved_model
 
     from browserml.handtrack.convert import grappler_without

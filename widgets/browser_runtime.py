@@ -74,6 +74,7 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
+from browserml.compat import kernel_queues_comms_during_cells
 from browserml.export import list_shards, read_manifest, read_model_json
 from browserml.paths import JS_DIR
 from browserml.tfjs_check import max_abs_diff
@@ -572,23 +573,8 @@ def _in_kernel_loop_thread() -> bool:
 
 
 def _kernel_reads_comms_only_between_cells() -> bool:
-    """True inside an IPython kernel that queues comm messages behind a running cell.
-
-    ipykernel 7.4 dispatches ``comm_msg`` while an async cell awaits (its
-    ``Kernel.shell_main`` routes comm messages around the cell's lock); older kernels
-    queue them until the cell ends. Detected from that code, not a version number."""
-    import sys
-
-    kernelbase = sys.modules.get("ipykernel.kernelbase")
-    if kernelbase is None or not kernelbase.Kernel.initialized():
-        return False  # not in a kernel: tests, scripts
-    import inspect
-
-    try:
-        source = inspect.getsource(kernelbase.Kernel.shell_main)
-    except (AttributeError, OSError, TypeError):
-        return True
-    return "comm_msg" not in source
+    """See :func:`browserml.compat.kernel_queues_comms_during_cells`."""
+    return kernel_queues_comms_during_cells()
 
 
 class BrowserJob:

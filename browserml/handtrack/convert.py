@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from browserml.atomic import atomic_directory
+from browserml.compat import import_tensorflowjs
 from browserml.export import (
     FLOAT32_TOLERANCE,
     export_graph_model,
@@ -98,6 +99,7 @@ def grappler_without(passes: Sequence[str] = SKIPPED_GRAPPLER_PASSES) -> Iterato
     round; the wrapper removes the named passes from the config it is given. Not
     thread-safe (it swaps a module attribute), like the converter itself.
     """
+    import_tensorflowjs()
     from tensorflowjs.converters import tf_saved_model_conversion_v2 as conversion
 
     original = conversion._run_grappler
