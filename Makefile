@@ -85,11 +85,13 @@ test-parity: setup test-deps
 
 # All five notebooks top to bottom through their Colab path, on a Python 3.13 venv built
 # from Colab's own versions, with a stand-in google.colab, no Node and no Chromium.
+# The wheels the Setup cell installs are fetched first; the run itself is offline.
 COLAB_VENV := .venv-colab
+COLAB_VERSIONS ?= ../shared/reference/colab/versions-that-matter.txt
 test-colab:
-	PYTHON=$$(PYTHON_VERSIONS=3.13 .ci/find-python) && \
-	  .ci/colab-venv "$$PYTHON" $(COLAB_VENV) ../shared/reference/colab/versions-that-matter.txt
-	.ci/offline $(COLAB_VENV)/bin/python .ci/run_colab_notebooks.py notebooks/*.ipynb
+	PY=$$(PYTHON= PYTHON_VERSIONS=3.13 .ci/find-python) && .ci/colab-venv "$$PY" $(COLAB_VENV) $(COLAB_VERSIONS)
+	$(COLAB_VENV)/bin/python .ci/run_colab_notebooks.py --wheelhouse .wheelhouse-colab --download-only
+	.ci/offline $(COLAB_VENV)/bin/python .ci/run_colab_notebooks.py --wheelhouse .wheelhouse-colab notebooks/*.ipynb
 
 lab: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/

@@ -9,6 +9,11 @@ one; ``browserml nbclean`` (``make nbclean``) fixes it.
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +54,93 @@ def clean_file(path: str | Path) -> bool:
         path.write_text(new, encoding="utf-8")
         return True
     return False
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class NotebookRun:
+    """One notebook run top to bottom in a fresh kernel."""
+
+    path: Path
+    seconds: float
+    peak_rss_bytes: int | None  # the kernel's peak resident memory (Linux VmHWM), None elsewhere
+    nb: Any  # the executed notebook (nbformat node)
+    error: str | None = None  # the failing cell's error, in one line
+
+    def stream_text(self, name: str = "stderr") -> str:
+        """Everything the cells wrote to one stream, in order."""
+        return "".join(o.get("text", "") for c in self.nb.cells if c.cell_type == "code"
+                       for o in c.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == name)
+
+
+def _peak_rss(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def run_notebook(path: str | Path, env: dict[str, str] | None = None, timeout_s: float = 900,
+                 kernel_args: Sequence[str] = ()) -> NotebookRun:
+    """Run ``path`` top to bottom in a new kernel of this Python, from its own folder.
+
+    The kernel's peak memory is sampled while it runs (the kernel exits when the run
+    ends, so it is read before that), which is what Binder's and Colab's limits apply to.
+    A failing cell ends the run; its error comes back in :attr:`NotebookRun.error`."""
+    import nbclient
+    import nbformat
+    from jupyter_client.manager import KernelManager
+
+    path = Path(path).resolve()
+    nb = nbformat.read(path, as_version=4)
+    km = KernelManager(kernel_name="python3")
+    peak: list[int | None] = [None]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.25):
+            provisioner = getattr(km, "provisioner", None)
+            process = getattr(provisioner, "process", None)
+            if process is not None:
+                rss = _peak_rss(process.pid)
+                if rss is not None:
+                    peak[0] = max(peak[0] or 0, rss)
+
+    client = nbclient.NotebookClient(nb, km=km, timeout=int(timeout_s), kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}},
+                                     extra_arguments=list(kernel_args))
+    sampler = threading.Thread(target=sample, daemon=True)
+    started = time.monotonic()
+    error = None
+    sampler.start()
+    try:
+        with _environment(env):
+            client.execute()
+    except nbclient.exceptions.CellExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}"
+    finally:
+        stop.set()
+        sampler.join()
+    return NotebookRun(path, time.monotonic() - started, peak[0], nb, error)
+
+
+class _environment:
+    """Temporarily replace ``os.environ`` (a kernel inherits the environment it starts in)."""
+
+    def __init__(self, env: dict[str, str] | None) -> None:
+        self.env = env
+
+    def __enter__(self) -> None:
+        self.saved = dict(os.environ)
+        if self.env is not None:
+            os.environ.clear()
+            os.environ.update(self.env)
+
+    def __exit__(self, *_exc: object) -> None:
+        os.environ.clear()
+        os.environ.update(self.saved)
