@@ -27,6 +27,7 @@ import argparse
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,9 @@ GOOGLE_COLAB = {
 }
 
 
+NPM_FOR_LESSONS = ("handtrackjs", "@tensorflow-models/mobilenet")  # lesson 4's models, lesson 3's class names
+
+
 def fake_colab(folder: Path) -> Path:
     for rel, text in GOOGLE_COLAB.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +92,18 @@ def pins() -> list[str]:
     return [found.get(name, name) for name in colab.COLAB_LACKS]
 
 
+def fetch_tarball(folder: Path, name: str) -> None:
+    """Keep the npm tarball of ``name`` in ``folder`` (what the Setup cell downloads on Colab)."""
+    import json
+    import urllib.request
+
+    version = json.loads((ROOT / "package-lock.json").read_text())["packages"][f"node_modules/{name}"]["version"]
+    target = folder / f"{name.rsplit('/', 1)[-1]}-{version}.tgz"
+    if not target.is_file():
+        registry = os.environ.get("NPM_CONFIG_REGISTRY", colab.DEFAULT_NPM_REGISTRY).rstrip("/")
+        urllib.request.urlretrieve(f"{registry}/{name}/-/{target.name}", target)
+
+
 def kept_versions() -> dict[str, str | None]:
     out = {}
     for name in colab.NEVER_REPLACE:
@@ -110,11 +126,14 @@ def main() -> int:
         args.wheelhouse.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check",
                         "-d", str(args.wheelhouse), *pins()], check=True)
+        for name in NPM_FOR_LESSONS:
+            fetch_tarball(args.wheelhouse, name)
         return 0
 
     # Start each run as a fresh Colab runtime would: none of what browserml adds is there.
     subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", *colab.COLAB_LACKS],
                    check=False, capture_output=True)
+    shutil.rmtree(ROOT / colab.NPM_DIR, ignore_errors=True)
     before = kept_versions()
     failures: list[str] = []
     rows = []
@@ -125,24 +144,30 @@ def main() -> int:
             "PYTHONPATH": str(fake_colab(Path(tmp) / "site")),
             "BROWSERML_HOME": str(ROOT),
             "BROWSERML_CHROMIUM": str(Path(tmp) / "no-chromium"),
+            "BROWSERML_NODE_MODULES": str(Path(tmp) / "no-node-modules"),  # a Colab clone has no npm ci
+            "BROWSERML_NPM_CACHE": str(args.wheelhouse.resolve()),
             "PIP_NO_INDEX": "1",
             "PIP_FIND_LINKS": str(args.wheelhouse.resolve()),
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         })
         for i, path in enumerate(args.notebooks):
             run = run_notebook(path, env=env, timeout_s=args.timeout,
-                               kernel_args=["--IPKernelApp.exec_lines=['import google.colab']"])
+                               kernel_args=["--IPKernelApp.exec_lines=import google.colab"])
             out = run.stream_text("stdout") + run.stream_text("stderr")
             said = [line for line in out.splitlines() if line.startswith("browserml is ready on Colab")]
             problems = []
             if run.error:
                 problems.append(f"cell failed: {run.error[:300]}")
+                print(re.sub(r"\x1b\[[0-9;]*m", "", run.traceback or "")[-3000:], flush=True)
+            if "04_handtrack" in path.name and not (ROOT / colab.NPM_DIR / "handtrackjs" / "package.json").is_file():
+                problems.append("lesson 4's Setup did not unpack handtrackjs")
             if len(said) != 1:
                 problems.append(f"the Setup cell said {said!r}")
             elif i == 0 and "nothing to install" in said[0]:
                 problems.append("the first Setup cell installed nothing")
-            elif i > 0 and "nothing to install" not in said[0]:
+            elif i > 0 and re.search(r"installed (?!npm )", said[0]):
                 problems.append(f"a second Setup run installed again: {said[0]}")
             for what, pattern in NOISE.items():
                 hit = pattern.search(out)

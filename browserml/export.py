@@ -196,6 +196,28 @@ def _versions() -> dict[str, str]:
     return {"browserml": __version__, "tensorflow": tf.__version__, "tensorflowjs": tensorflowjs.__version__}
 
 
+def _save_keras_model(model: Any, out_dir: Path, qmap: dict[str, str] | None, shard_bytes: int) -> None:
+    """``tensorflowjs.converters.save_keras_model``, minus what a learner would see of it.
+
+    That function goes through ``model.save("/tmp/....h5")``: tf_keras then warns that
+    HDF5 "is considered legacy" (and, for a compiled model, that "compiled metrics have
+    yet to be built") in every export cell, and the .h5 is left in /tmp. The HDF5 writer
+    it ends up in is called here directly, without the optimizer (TF.js needs topology and
+    weights only), in a temporary folder that is removed; the JSON and shards are then
+    written by the same tensorflowjs functions, so the files are the same."""
+    from tf_keras.src.saving.legacy import hdf5_format
+
+    import_tensorflowjs()
+    from tensorflowjs.converters import keras_h5_conversion
+
+    with tempfile.TemporaryDirectory(prefix="browserml-h5-") as tmp:
+        h5_path = str(Path(tmp) / "model.h5")
+        hdf5_format.save_model_to_hdf5(model, h5_path, include_optimizer=False)
+        topology, weight_groups = keras_h5_conversion.h5_merged_saved_model_to_tfjs_format(h5_path)
+        keras_h5_conversion.write_artifacts(topology, weight_groups, str(out_dir), quantization_dtype_map=qmap,
+                                            weight_shard_size_bytes=shard_bytes)
+
+
 def _quantization_map(quantization: str | None) -> dict[str, str] | None:
     if quantization is None:
         return None
@@ -277,8 +299,6 @@ def export_layers_model(
     error above ``threshold`` = anomaly), so a client can reproduce the decision.
     """
     import tf_keras
-    import_tensorflowjs()
-    from tensorflowjs.converters import save_keras_model
 
     if not isinstance(model, tf_keras.Model):
         raise ExportError(
@@ -301,7 +321,7 @@ def export_layers_model(
     outputs = [TensorSpec(n, tuple(t.shape), t.dtype.name) for n, t in zip(output_names, model.outputs)]
 
     def write_model(staging: Path) -> None:
-        save_keras_model(model, str(staging), quantization_dtype_map=qmap, weight_shard_size_bytes=shard_bytes)
+        _save_keras_model(model, staging, qmap, shard_bytes)
 
     parity: dict[str, Any] = {
         "inputs": _as_float_lists(dict(zip(input_names, feed))),

@@ -68,6 +68,7 @@ class NotebookRun:
     peak_rss_bytes: int | None  # the kernel's peak resident memory (Linux VmHWM), None elsewhere
     nb: Any  # the executed notebook (nbformat node)
     error: str | None = None  # the failing cell's error, in one line
+    traceback: str | None = None  # the failing cell's source and traceback
 
     def stream_text(self, name: str = "stderr") -> str:
         """Everything the cells wrote to one stream, in order."""
@@ -116,17 +117,18 @@ def run_notebook(path: str | Path, env: dict[str, str] | None = None, timeout_s:
                                      extra_arguments=list(kernel_args))
     sampler = threading.Thread(target=sample, daemon=True)
     started = time.monotonic()
-    error = None
+    error = traceback = None
     sampler.start()
     try:
         with _environment(env):
             client.execute()
     except nbclient.exceptions.CellExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
+        traceback = str(exc)
     finally:
         stop.set()
         sampler.join()
-    return NotebookRun(path, time.monotonic() - started, peak[0], nb, error)
+    return NotebookRun(path, time.monotonic() - started, peak[0], nb, error, traceback)
 
 
 class _environment:

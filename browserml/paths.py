@@ -8,6 +8,7 @@ current directory, so a lesson never writes its export somewhere surprising.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -15,15 +16,22 @@ JS_DIR = PACKAGE_DIR / "js"
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 
 
+def is_checkout() -> bool:
+    """Whether browserml runs from a checkout (editable install, Colab clone, Binder)
+    rather than from a non-editable ``pip install .`` into site-packages."""
+    return (PACKAGE_DIR.parent / "pyproject.toml").is_file()
+
+
 def project_root() -> Path:
     """The checkout's root (the folder with ``pyproject.toml`` beside ``browserml/``).
 
-    ``BROWSERML_ROOT`` overrides it, for an installed (non-editable) package.
+    ``BROWSERML_ROOT`` overrides it. A non-editable install has no checkout: there the
+    current folder is the root, so exports land in ``./exports`` where the learner is.
     """
     override = os.environ.get("BROWSERML_ROOT")
     if override:
         return Path(override).resolve()
-    return PACKAGE_DIR.parent
+    return PACKAGE_DIR.parent if is_checkout() else Path.cwd()
 
 
 def exports_dir() -> Path:
@@ -32,8 +40,11 @@ def exports_dir() -> Path:
 
 
 def datasets_dir() -> Path:
-    """The folder with the data files and their provenance."""
-    return project_root() / "datasets"
+    """The folder with the data files and their provenance: the checkout's ``datasets/``,
+    or, for a non-editable install, the copy the wheel put in ``<prefix>/share/browserml``."""
+    local = project_root() / "datasets"
+    installed = Path(sys.prefix) / "share" / "browserml" / "datasets"
+    return installed if not local.is_dir() and installed.is_dir() else local
 
 
 def node_modules_dir() -> Path:
@@ -49,3 +60,22 @@ def node_modules_dir() -> Path:
             f"{project_root()}) to install the JS runtime that checks exports."
         )
     return path
+
+
+#: Where ``browserml.colab`` unpacks npm packages on a machine without npm (Colab).
+NPM_PACKAGES_DIR = ".npm-packages"
+
+
+def npm_package_dir(name: str) -> Path:
+    """The folder of the npm package ``name``: ``node_modules/<name>`` after ``npm ci``, or
+    ``.npm-packages/<name>`` where ``browserml.colab`` unpacked it without npm. When neither
+    exists, the ``node_modules`` path (for error messages that name ``npm ci``)."""
+    try:
+        installed = node_modules_dir() / name
+    except FileNotFoundError:
+        override = os.environ.get("BROWSERML_NODE_MODULES")
+        installed = (Path(override) if override else project_root() / "node_modules") / name
+    unpacked = project_root() / NPM_PACKAGES_DIR / name
+    if not (installed / "package.json").is_file() and (unpacked / "package.json").is_file():
+        return unpacked
+    return installed

@@ -389,17 +389,34 @@ def has_chromium() -> bool:
     return True
 
 
-def available_runtimes(wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``wanted`` minus the Chromium pairs when Chromium is missing, saying so in words.
+def has_node() -> bool:
+    """Whether Node checks can run here: ``node`` on PATH and TF.js in ``node_modules``.
 
-    A notebook asks for Node and Chromium; on a machine without Chromium it still checks
-    what it can, and the learner reads why one column is absent instead of a traceback.
-    """
+    Colab has neither Node nor ``npm ci``'s TF.js; there every export is checked in the
+    learner's own page instead (``run_in_browser``)."""
+    if shutil.which("node") is None:
+        return False
+    try:
+        node_modules_dir()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def available_runtimes(wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``wanted`` minus the runtimes this machine lacks, saying in words what was skipped.
+
+    A notebook asks for Node and Chromium; Binder has Node but no Chromium, Colab has
+    neither. The notebook still checks what it can, and the learner reads why a row is
+    absent instead of a traceback."""
     pairs = list(wanted)
-    if has_chromium() or not any(runtime == "chromium" for runtime, _ in pairs):
+    missing = {"chromium": not has_chromium() if any(r == "chromium" for r, _ in pairs) else False,
+               "node": not has_node() if any(r == "node" for r, _ in pairs) else False}
+    if not any(missing.values()):
         return pairs
-    kept = [p for p in pairs if p[0] != "chromium"]
-    print("Chromium is not installed here (as on Binder and Colab), so the Chromium checks are skipped; "
-          f"checking in {', '.join(f'{r}:{b}' for r, b in kept) or 'nothing'}. "
-          "`make setup` installs Debian's chromium.")
+    kept = [p for p in pairs if not missing[p[0]]]
+    gone = " and ".join(name.capitalize() if name == "chromium" else "Node.js" for name, m in missing.items() if m)
+    print(f"{gone} {'are' if ' and ' in gone else 'is'} not installed here (Colab has neither; Binder has no "
+          f"Chromium), so those checks are skipped; checking in {', '.join(f'{r}:{b}' for r, b in kept) or 'nothing here'}. "
+          "The export still runs in TF.js in your own browser: see 'Run it in your own browser' below.")
     return kept

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browserml.paths import node_modules_dir
+from browserml.paths import npm_package_dir
 
 PACKAGE = "handtrackjs"
 VERSION = "0.1.5"
@@ -44,16 +44,13 @@ class HandtrackModelError(ValueError):
 
 
 def package_dir() -> Path:
-    """``node_modules/handtrackjs``, with an error naming the fix when it is missing."""
-    try:
-        root = node_modules_dir()
-    except FileNotFoundError as err:
-        raise HandtrackModelError(str(err)) from err
-    path = root / PACKAGE
+    """``node_modules/handtrackjs`` (or, on Colab, where ``browserml.colab`` unpacked it),
+    with an error naming the fix when it is missing."""
+    path = npm_package_dir(PACKAGE)
     if not (path / "package.json").is_file():
         raise HandtrackModelError(
-            f"npm package {PACKAGE}@{VERSION} is not installed under {root}. Run `make setup` "
-            f"(or `npm ci` in the project root): package.json lists it."
+            f"npm package {PACKAGE}@{VERSION} is not installed under {path.parent}. Run `make setup` "
+            f"(or `npm ci` in the project root): package.json lists it. On Colab the Setup cell fetches it."
         )
     return path
 

@@ -15,10 +15,11 @@ import functools
 import re
 from pathlib import Path
 
-from browserml.paths import node_modules_dir
+from browserml.paths import npm_package_dir
 
 N_CLASSES = 1000
-CLASSES_JS = Path("@tensorflow-models") / "mobilenet" / "dist" / "imagenet_classes.js"
+PACKAGE = "@tensorflow-models/mobilenet"
+CLASSES_JS = Path("dist") / "imagenet_classes.js"
 
 _OBJECT = re.compile(r"exports\.IMAGENET_CLASSES\s*=\s*\{(?P<body>.*?)\};", re.S)
 _LITERAL = r"'(?:[^'\\\n]|\\.)*'"
@@ -32,11 +33,11 @@ class ClassNamesError(ValueError):
 
 def imagenet_classes_path() -> Path:
     """Where ``npm ci`` put MobileNet's ``imagenet_classes.js``; a clear error if it is not there."""
-    path = node_modules_dir() / CLASSES_JS
+    path = npm_package_dir(PACKAGE) / CLASSES_JS
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: the ImageNet class names come from the npm package "
-            "@tensorflow-models/mobilenet. Run `npm ci` (or `make setup`) in the project root."
+            "@tensorflow-models/mobilenet. Run `npm ci` (or `make setup`) in the project root; on Colab the Setup cell fetches it."
         )
     return path
 
