@@ -109,6 +109,7 @@ bench-memory: setup
 # Re-resolve requirements.in for Python 3.11-3.13 at once (one universal lock), and the
 # Binder environment from it. Needs uv (pip install uv).
 lock:
+	@command -v uv >/dev/null || { echo "make lock needs uv: pip install uv"; exit 1; }
 	{ sed -n '1,/^$$/p' requirements.lock; \
 	  uv pip compile -q --universal --python-version 3.11 --no-header --no-annotate requirements.in; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock

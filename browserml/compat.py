@@ -9,7 +9,7 @@ Two jobs, both done before TensorFlow or tensorflowjs is first imported:
    always kept. ``TF_CPP_MIN_LOG_LEVEL`` does not reach the lines TensorFlow's C++ core
    prints while ``import tensorflow`` runs (abseil writes them to stderr before its log
    settings exist), so the first ``import tensorflow`` after ``import browserml`` runs
-   under :func:`_tensorflow_import_filter`: that import's C-level stderr is read back,
+   under :func:`tensorflow_log_filter`: that import's C-level stderr is read back,
    and exactly the lines the log level asks to hide are dropped; everything else is
    written out again. Python warnings that browserml itself would trigger are avoided at
    their source (see ``export.py``), never hidden wholesale.
@@ -92,8 +92,13 @@ def filter_tensorflow_log(text: str, min_level: int) -> str:
 
 
 @contextlib.contextmanager
-def _tensorflow_import_filter() -> Iterator[None]:
-    """Read back the C-level stderr of the enclosed import and re-emit what the log level keeps."""
+def tensorflow_log_filter() -> Iterator[None]:
+    """Read back the C-level stderr of the enclosed block and re-emit what the log level keeps.
+
+    For the few calls that make TensorFlow's C++ core log before abseil's log settings
+    exist, ignoring ``TF_CPP_MIN_LOG_LEVEL``: the first ``import tensorflow``, importing
+    tensorflowjs (a real jax2tf starts abseil too), and converting a SavedModel (grappler
+    prints its "Starting new session" lines)."""
     try:
         min_level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
         sys.stderr.flush()
@@ -116,7 +121,7 @@ def _tensorflow_import_filter() -> Iterator[None]:
 
 
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
-    """Runs the first ``import tensorflow`` under :func:`_tensorflow_import_filter`, then
+    """Runs the first ``import tensorflow`` under :func:`tensorflow_log_filter`, then
     leaves ``sys.meta_path``: later imports are untouched."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
@@ -131,7 +136,7 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
         real_exec = loader.exec_module
 
         def exec_module(module: types.ModuleType) -> None:
-            with _tensorflow_import_filter():
+            with tensorflow_log_filter():
                 real_exec(module)
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
@@ -202,8 +207,9 @@ def import_tensorflowjs() -> types.ModuleType:
     if importlib.util.find_spec("tensorflowjs") is None:
         raise ModuleNotFoundError(f"tensorflowjs is not installed: {INSTALL_HINT}")
     install_tensorflowjs_stand_ins()
-    import tensorflowjs
-    import tensorflowjs.converters  # noqa: F401  (the import that needs the stand-ins)
+    with tensorflow_log_filter():  # a real jax2tf (Colab has jax) starts abseil's logging too
+        import tensorflowjs
+        import tensorflowjs.converters  # noqa: F401  (the import that needs the stand-ins)
 
     return tensorflowjs
 

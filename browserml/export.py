@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from browserml import __version__
-from browserml.compat import import_tensorflowjs
+from browserml.compat import import_tensorflowjs, tensorflow_log_filter
 from browserml.atomic import atomic_directory
 from browserml.jsonfile import read_json
 
@@ -422,10 +422,11 @@ def export_graph_model(
         with tempfile.TemporaryDirectory() as saved:
             owner = module if module is not None else tf.Module()
             tf.saved_model.save(owner, saved, signatures={"serving_default": concrete})
-            convert_tf_saved_model(
-                saved, str(staging), signature_def="serving_default", saved_model_tags="serve",
-                quantization_dtype_map=qmap, weight_shard_size_bytes=shard_bytes,
-            )
+            with tensorflow_log_filter():  # grappler's C++ "Starting new session" lines, otherwise unfiltered
+                convert_tf_saved_model(
+                    saved, str(staging), signature_def="serving_default", saved_model_tags="serve",
+                    quantization_dtype_map=qmap, weight_shard_size_bytes=shard_bytes,
+                )
 
     manifest = Manifest(
         task=task, model_format="graph", inputs=inputs, outputs=outputs,

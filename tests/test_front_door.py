@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,20 +54,79 @@ def test_badges_open_this_notebook(path):
     assert colab.group(1) == binder.group(1)
     setup = "".join(json.loads(path.read_text())["cells"][1]["source"])
     assert f"github.com/{colab.group(1)}" in setup, "Colab clones the repository the badges name"
-    assert "-c /content/browserml/requirements.lock" in setup and "npm ci" in setup, "Colab installs the pins"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_setup_installs_only_what_colab_lacks(path):
+    """The Colab branch clones (unless the course is there), puts the clone on sys.path
+    (an editable install is invisible before a restart) and calls browserml.colab.setup,
+    which installs with --no-deps; it never resolves against the lock, which would
+    replace Colab's TensorFlow, numpy or widgets; and it needs no npm."""
+    setup = "".join(json.loads(path.read_text())["cells"][1]["source"])
+    branch = setup.split('if "google.colab" in sys.modules:')[1].split("\nimport browserml")[0]
+    assert "if not os.path.isdir(home)" in branch and "sys.path.insert(0, home)" in branch
+    assert "colab.setup(home" in branch
+    for forbidden in ("requirements.lock", "-e ", "npm ci", "npm install", "%pip", "--upgrade"):
+        assert forbidden not in branch, f"the Colab branch must not run {forbidden!r}"
+    assert setup.index("import browserml") < setup.index("import numpy"), "browserml first: quiet TensorFlow"
+
+
+def test_colab_setup_pins_come_from_the_locks():
+    from browserml import colab
+
+    pins = colab._pins(ROOT)
+    for name in colab.COLAB_LACKS:
+        assert "==" in pins[name], f"{name} is not pinned in requirements.lock / requirements-nodeps.txt"
+    assert pins["tensorflowjs"] == "tensorflowjs==4.22.0"
+
+
+def _lock_pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            pins[line.split("==")[0].strip().lower().replace("_", "-")] = line.strip()
+    return pins
 
 
 def test_binder_builds_the_same_environment():
+    """environment.yml holds every pin of the lock inline (no -r / -e: Binder then caches
+    the environment layer across code changes); postBuild adds tensorflowjs --no-deps,
+    browserml and the npm packages. The TF.js bundle ships in the package."""
     env = (ROOT / "environment.yml").read_text()
-    assert re.search(r"^\s*- python=3\.11\s*$", env, flags=re.M) and re.search(r"- nodejs=\d+", env)
-    assert "-r requirements.lock" in env and "-e ." in env
+    assert re.search(r"^\s*- python=3\.1[123]\s*$", env, flags=re.M) and re.search(r"- nodejs=\d+", env)
+    assert "-r " not in env and "-e " not in env, "a local file in environment.yml defeats Binder's layer cache"
+    inline = set(re.findall(r'^\s+- "([^"]+)"$', env, flags=re.M))
+    assert inline == set(_lock_pins().values()), "environment.yml is stale: run `make lock`"
     post = (ROOT / "postBuild").read_text()
     assert os.access(ROOT / "postBuild", os.X_OK), "Binder only runs an executable postBuild"
-    assert "npm ci" in post and "browserml/js/runtime/build.mjs" in post, "TF.js for the checks and the page"
-    locked = {line.split("==")[0].lower() for line in (ROOT / "requirements.lock").read_text().splitlines()
-              if "==" in line}
-    for needed in ("jupyterlab", "ipywidgets", "anywidget", "tensorflow", "tensorflowjs", "tf-keras", "nbval"):
-        assert needed in locked or needed.replace("-", "_") in locked, f"{needed} is not pinned for Binder"
+    assert "--no-deps -r requirements-nodeps.txt" in post and "--no-deps -e ." in post and "npm ci" in post
+
+
+def test_the_lock_is_one_set_for_three_pythons():
+    """One universal lock: the same pins on 3.11-3.13 (a marker may only pick by OS), with
+    TensorFlow 2.21, and without what the project never uses."""
+    pins = _lock_pins()
+    for needed in ("jupyterlab", "ipywidgets", "anywidget", "tensorflow", "tf-keras", "nbval"):
+        assert needed in pins, f"{needed} is not pinned"
+    assert pins["tensorflow"].startswith("tensorflow==2.21") and pins["tf-keras"].startswith("tf-keras==2.21")
+    for never in ("tensorflowjs", "tensorflow-decision-forests", "ydf", "jax", "jaxlib", "flax", "optax",
+                  "orbax-checkpoint"):
+        assert never not in pins, f"{never} must not be in the lock"
+    names = [line.split("==")[0] for line in (ROOT / "requirements.lock").read_text().splitlines() if "==" in line]
+    assert len(names) == len(set(names)), "a package pinned twice: a different version per Python"
+    assert 'requires-python = ">=3.11"' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_the_committed_tfjs_bundle_is_current(tmp_path):
+    """Colab and pip installs use the committed bundle; it must be what build.mjs makes
+    from package-lock.json's TF.js today."""
+    if shutil.which("node") is None or not (ROOT / "node_modules" / "esbuild").is_dir():
+        pytest.fail("needs Node and `npm ci` (make setup) to rebuild the bundle")
+    from widgets.browser_runtime import DIST_FILES, build_dist, dist_dir
+
+    build_dist(tmp_path)
+    for name in DIST_FILES:
+        assert (tmp_path / name).read_bytes() == (dist_dir() / name).read_bytes(), f"{name} is stale: run `make bundle`"
 
 
 @pytest.mark.slow

@@ -62,7 +62,24 @@ def test_minkowski_p_values_match_scipy(relu_like, p):
 def test_tiny_chunks_give_the_same_distances(relu_like, metric):
     whole = s.pairwise_distances(relu_like, relu_like, metric)
     chunked = s.pairwise_distances(relu_like, relu_like, metric, chunk_bytes=8 * 40 * 3)  # 3 rows a block
-    np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-12)
+    # Both work in float64, but BLAS/einsum sum a 3-row block and the 60-row matrix in other
+    # orders (SIMD width, FMA), so the two may differ by float64 round-off, never by a misplaced
+    # block (an O(1) change). Bounds, D = 40 terms per dot product, eps = float64's:
+    # - minkowski: sums of D non-negative |q-f|^3 are off by <= (D+1)·eps relative (the root
+    #   only shrinks that); the diagonal is exactly 0 in both;
+    # - squared: |q|²+|f|²-2q·f of centred rows is off by <= (D+2)·eps·(|q|+|f|)² <= 4(D+2)·eps·R²
+    #   per path (R² = largest centred |row|², ~26; cosine's rows are unit, R² = 1), twice;
+    # - euclidean: |√a-√b| <= √|a-b|, so √ of that (~1.4e-6): the diagonal's √(round-off of
+    #   a 0) is 6e-8 and more, not 1e-12.
+    d, eps = relu_like.shape[1], np.finfo(np.float64).eps
+    if metric == "minkowski":
+        np.testing.assert_allclose(chunked, whole, rtol=2 * (d + 1) * eps, atol=0)
+        return
+    centred = relu_like.astype(np.float64) - relu_like.mean(axis=0, dtype=np.float64)
+    r2 = 1.0 if metric == "cosine" else float(np.max(np.sum(centred ** 2, axis=1)))
+    squared_tol = 2 * 4 * (d + 2) * eps * r2
+    np.testing.assert_allclose(chunked, whole, rtol=0,
+                               atol=np.sqrt(squared_tol) if metric == "euclidean" else squared_tol)
 
 
 def test_wide_minkowski_does_not_allocate_q_by_n_by_d():
@@ -347,8 +364,11 @@ def test_cosine_matches_sklearn_neighbours(gaussian_points):
     nn = NearestNeighbors(n_neighbors=10, metric="cosine", algorithm="brute").fit(points)
     want_d, want = nn.kneighbors(queries)
     got, got_d = scale.brute_force_knn(points, queries, 10, "cosine")
-    assert np.array_equal(got, want)
-    np.testing.assert_allclose(got_d, want_d, atol=1e-6)
+    assert np.array_equal(got, want)  # robust: the top 11's closest gap, 1.5e-5, is 80x the noise below
+    # scikit-learn keeps float32: 1 - x̂·ŷ, D = 64, is off by <= D·eps32 in the dot product plus
+    # (D/2+2)·eps32 in each norm, (2D+4)·eps32 ~ 1.6e-5 in all; ours is float64. (Seen: 1.9e-7
+    # apart here, too close to the old 1e-6 for another CPU's SIMD/FMA.)
+    np.testing.assert_allclose(got_d, want_d, rtol=0, atol=(2 * 64 + 4) * np.finfo(np.float32).eps)
     hnsw, _ = scale.search(scale.build_index(points, "hnsw", "cosine"), queries, 10)
     assert scale.recall_at_k(hnsw, want) >= 0.9
 

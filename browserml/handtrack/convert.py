@@ -54,6 +54,7 @@ from browserml.handtrack.graph import (
     sample_pixels,
 )
 from browserml.handtrack.models import DEFAULT_MODEL_TYPE, LABELS, PACKAGE, VERSION, size_folder
+from browserml.tfjs_check import has_node
 
 TASK = "hand-detection-raw"
 VARIANTS: tuple[str, ...] = ("base", "float16", "uint8")
@@ -80,10 +81,11 @@ class ConversionRow:
     bytes: int  # the weight shards
     shards: int
     python_ms: float  # median TF (Python) latency of the re-converted model, loaded back
-    tfjs_ms: float  # median TF.js latency under Node (wasm)
+    tfjs_ms: float  # median TF.js latency under Node (wasm); NaN where there is no Node
     max_diff_vs_shipped: float  # max |Δ| of boxes and scores vs the shipped base model, both in TF.js
     max_diff_vs_counterpart: float  # the same vs the shipped model of the same precision (fp16, int8)
     folder: Path
+    compared_in: str = "TF.js (Node, wasm)"  # or Python TensorFlow, where there is no Node (Colab)
 
     @property
     def mib(self) -> float:
@@ -192,10 +194,13 @@ def _python_ms(hand: HandGraph, pixels: np.ndarray, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def _shipped_tfjs(model_type: str, size: str, pixels: np.ndarray) -> dict[str, np.ndarray]:
-    """A shipped model's raw outputs in TF.js (Node, wasm), keyed boxes/scores."""
+def _shipped_outputs(model_type: str, size: str, pixels: np.ndarray, in_tfjs: bool) -> dict[str, np.ndarray]:
+    """A shipped model's raw outputs, keyed boxes/scores: in TF.js (Node, wasm), or where
+    there is no Node, in Python TensorFlow (the same graph, loaded from its model.json)."""
     from browserml.handtrack.models import model_dir
 
+    if not in_tfjs:
+        return dict(zip(OUTPUT_NAMES, load_graph(model_type, size).raw(pixels)))
     result = run_tfjs_raw(model_dir(model_type, size), pixels, [RAW_OUTPUTS[k] for k in OUTPUT_NAMES])
     return {k: result.outputs[RAW_OUTPUTS[k]] for k in OUTPUT_NAMES}
 
@@ -230,18 +235,26 @@ def reconvert(
     with atomic_directory(out_dir) as staging:
         for variant in variants:
             export_variant(hand, staging / variant, variant, parity_pixels)
-    shipped = {size: _shipped_tfjs(model_type, size, pixels) for size in {"large", *(COUNTERPART[v] for v in variants)}}
+    in_tfjs = has_node()
+    shipped = {size: _shipped_outputs(model_type, size, pixels, in_tfjs)
+               for size in {"large", *(COUNTERPART[v] for v in variants)}}
     rows = []
     for variant in variants:
         folder = out_dir / variant
-        tfjs = run_tfjs_raw(folder, pixels, OUTPUT_NAMES, repeats=repeats)
+        reloaded = load_graph_dir(folder, model_type, variant)
+        if in_tfjs:
+            tfjs = run_tfjs_raw(folder, pixels, OUTPUT_NAMES, repeats=repeats)
+            outputs, tfjs_ms = tfjs.outputs, tfjs.latency_ms
+        else:
+            outputs, tfjs_ms = dict(zip(OUTPUT_NAMES, reloaded.raw(pixels))), float("nan")
         shards = list_shards(folder)
         rows.append(ConversionRow(
             variant=variant, quantization=QUANTIZATION[variant],
             bytes=sum(p.stat().st_size for p in shards), shards=len(shards),
-            python_ms=_python_ms(load_graph_dir(folder, model_type, variant), pixels, repeats),
-            tfjs_ms=tfjs.latency_ms, max_diff_vs_shipped=_max_diff(shipped["large"], tfjs.outputs),
-            max_diff_vs_counterpart=_max_diff(shipped[COUNTERPART[variant]], tfjs.outputs), folder=folder,
+            python_ms=_python_ms(reloaded, pixels, repeats),
+            tfjs_ms=tfjs_ms, max_diff_vs_shipped=_max_diff(shipped["large"], outputs),
+            max_diff_vs_counterpart=_max_diff(shipped[COUNTERPART[variant]], outputs), folder=folder,
+            compared_in="TF.js (Node, wasm)" if in_tfjs else "Python TensorFlow (no Node here)",
         ))
     return rows
 
@@ -254,4 +267,4 @@ def format_rows(rows: Sequence[ConversionRow]) -> str:
         f"{r.variant:8s} {r.mib:6.2f} {r.shards:6d} {r.python_ms:9.1f} {r.tfjs_ms:8.1f} "
         f"{r.max_diff_vs_shipped:14.2e} {r.max_diff_vs_counterpart:12.2e}"
         for r in rows
-    ])
+    ] + [f"(outputs compared in {rows[0].compared_in})"] * bool(rows))
