@@ -21,6 +21,7 @@ is staged and renamed into place, so a failed export never leaves half a gallery
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import shutil
@@ -186,6 +187,8 @@ def export_imagesearch(
             clone = clone_with_weights(model, read_weights(folder))
             with _quiet_tensorflow():  # a fresh clone retraces its predict function: expected, not news
                 vfeat = extract_features(bb, layer_name, pooling, images.images, progress=progress, model=clone)
+            del clone  # each variant's model goes before the next is built: Binder's memory is small
+            gc.collect()
             size, shards = _folder_bytes(folder)
             rows.append(VariantRow(variant, size, shards, float(np.max(np.abs(vfeat - features))),
                                    float(evaluate(vfeat, images.labels, metric=metric).mean_score)))

@@ -93,7 +93,7 @@ def extract_features(
     layer: int | str,
     pooling: str,
     images: np.ndarray,
-    batch_size: int = 32,
+    batch_size: int = 16,
     progress: Progress | None = None,
     model: Any = None,
 ) -> np.ndarray:
@@ -214,7 +214,7 @@ def cached_features(
     pooling: str = "avg",
     weights: str | None = "imagenet",
     cache: FeatureCache | None = None,
-    batch_size: int = 32,
+    batch_size: int = 16,
     progress: Progress | None = None,
 ) -> np.ndarray:
     """Features of every image of an ``ImageSet``, from the cache when possible.
@@ -235,7 +235,7 @@ def layer_features(
     pooling: str = "avg",
     weights: str | None = "imagenet",
     cache: FeatureCache | None = None,
-    batch_size: int = 32,
+    batch_size: int = 16,
     progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
     """Cached features for several layers, keyed by layer name; the missing ones are

@@ -258,15 +258,23 @@ def compare_to_brute_force(
     return rows
 
 
-def pixel_embedding(images: np.ndarray, dims: int = 64, seed: int = 0) -> tuple[np.ndarray, float]:
+def pixel_embedding(images: np.ndarray, dims: int = 64, seed: int = 0, fit_on: int = 10_000,
+                    chunk: int = 10_000) -> tuple[np.ndarray, float]:
     """Cheap features for 70,000 images: pixels in [0, 1], PCA to ``dims`` dimensions.
 
     A CNN pass over all of Fashion-MNIST would take most of an hour on two cores; the
-    point here is the index, not the features. Returns the float32 features and the
-    share of pixel variance PCA kept.
+    point here is the index, not the features. PCA is fitted on ``fit_on`` images drawn
+    with ``seed`` and applied ``chunk`` images at a time, so the kernel never holds the
+    whole set as float32 (70,000 x 784 x 4 bytes is 220 MB, and PCA would copy it twice):
+    that keeps lesson 3 inside Binder's memory. Returns the float32 features and the
+    share of the sample's pixel variance PCA kept.
     """
     from sklearn.decomposition import PCA
 
-    flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1) / 255.0
-    pca = PCA(n_components=dims, random_state=seed).fit(flat)
-    return pca.transform(flat).astype(np.float32), float(pca.explained_variance_ratio_.sum())
+    flat = np.asarray(images).reshape(len(images), -1)
+    pick = np.random.default_rng(seed).choice(len(flat), min(fit_on, len(flat)), replace=False)
+    pca = PCA(n_components=dims, random_state=seed).fit(flat[np.sort(pick)].astype(np.float32) / 255.0)
+    out = np.empty((len(flat), dims), dtype=np.float32)
+    for start in range(0, len(flat), chunk):
+        out[start:start + chunk] = pca.transform(flat[start:start + chunk].astype(np.float32) / 255.0)
+    return out, float(pca.explained_variance_ratio_.sum())
