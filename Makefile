@@ -22,7 +22,7 @@ HAVE_NODE := $(shell command -v node >/dev/null && echo yes)
 
 .PHONY: setup run test test-fast test-parity test-colab lab serve bench bench-memory lock bundle nbclean clean screenshots test-deps
 
-setup: $(STAMPS)/python $(if $(HAVE_NODE),$(STAMPS)/node)
+setup: $(STAMPS)/python $(if $(HAVE_NODE),.stamps/node)
 
 $(STAMPS)/python: requirements.lock requirements-nodeps.txt pyproject.toml
 	@test -n "$(PYTHON_FOUND)" || { .ci/find-python; exit 1; }
@@ -35,14 +35,15 @@ $(STAMPS)/python: requirements.lock requirements-nodeps.txt pyproject.toml
 	$(BIN)/python -c "import browserml.compat as c, tensorflow, tf_keras, umap, ipywidgets, nbval, playwright; c.import_tensorflowjs()"
 	@touch $@
 
-$(STAMPS)/node: package.json package-lock.json
-	@mkdir -p $(STAMPS)
+# node_modules is shared by every venv.
+.stamps/node: package.json package-lock.json
+	@mkdir -p .stamps
 	npm ci --no-audit --no-fund
 	@touch $@
 
 # Maintainers: rebuild the committed TF.js bundle after changing package.json or
 # browserml/js/runtime/ (esbuild, ~2 s); tests/test_front_door.py checks it is current.
-bundle: $(STAMPS)/node
+bundle: .stamps/node
 	node browserml/js/runtime/build.mjs
 
 # Debian's Chromium and Fashion-MNIST, for the tests only; browserml never downloads a browser.

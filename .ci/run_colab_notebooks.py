@@ -178,6 +178,7 @@ def main() -> int:
             print(f"{path.name}: {run.seconds:.0f} s, peak kernel memory "
                   f"{(run.peak_rss_bytes or 0) / 2**30:.2f} GiB" + ("" if not problems else " -- FAILED"), flush=True)
             failures += [f"{path.name}: {p}" for p in problems]
+    shutil.rmtree(ROOT / colab.NPM_DIR, ignore_errors=True)  # leave the checkout as it was
     after = kept_versions()
     if after != before:
         failures.append(f"Colab's own packages changed: {before} -> {after}")

@@ -58,12 +58,24 @@ def test_model_dir_typo_lists_the_choices(args, choices):
 
 def test_model_dir_without_npm_install_names_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("BROWSERML_NODE_MODULES", str(tmp_path))
+    monkeypatch.setenv("BROWSERML_ROOT", str(tmp_path / "course"))  # no Colab-style .npm-packages either
     with pytest.raises(HandtrackModelError, match="make setup"):
         model_dir()
     (tmp_path / "@tensorflow" / "tfjs").mkdir(parents=True)
     (tmp_path / "@tensorflow" / "tfjs" / "package.json").write_text("{}")
     with pytest.raises(HandtrackModelError, match=r"handtrackjs@0\.1\.5 .*npm ci"):
         model_dir()
+
+
+def test_model_dir_finds_the_package_colab_unpacked_without_npm(tmp_path, monkeypatch):
+    """On Colab browserml.colab unpacks handtrackjs into <course>/.npm-packages (no npm)."""
+    monkeypatch.setenv("BROWSERML_NODE_MODULES", str(tmp_path / "no-node-modules"))
+    monkeypatch.setenv("BROWSERML_ROOT", str(tmp_path))
+    folder = tmp_path / ".npm-packages" / "handtrackjs" / "models" / "webmodel" / "ssd320fpnlite" / "base"
+    folder.mkdir(parents=True)
+    (tmp_path / ".npm-packages" / "handtrackjs" / "package.json").write_text("{}")
+    (folder / "model.json").write_text("{}")
+    assert model_dir("ssd320fpnlite", "large") == folder
 
 
 # --------------------------------------------------------------------------- graph surgery
