@@ -88,7 +88,7 @@ test-parity: setup test-deps
 # from Colab's own versions, with a stand-in google.colab, no Node and no Chromium.
 # The wheels the Setup cell installs are fetched first; the run itself is offline.
 COLAB_VENV := .venv-colab
-COLAB_VERSIONS ?= ../shared/reference/colab/versions-that-matter.txt
+COLAB_VERSIONS ?= .ci/colab-versions.txt
 test-colab:
 	PY=$$(PYTHON= PYTHON_VERSIONS=3.13 .ci/find-python) && .ci/colab-venv "$$PY" $(COLAB_VENV) $(COLAB_VERSIONS)
 	$(COLAB_VENV)/bin/python .ci/run_colab_notebooks.py --wheelhouse .wheelhouse-colab --download-only
