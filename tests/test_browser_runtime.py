@@ -613,3 +613,24 @@ def _run_notebook_in_lab(root: Path, name: str) -> str:
             session.close_page(page)
     return "\n".join("".join(o.get("text", "")) if isinstance(o.get("text"), (str, list)) else ""
                      for cell in outputs for o in cell)
+
+
+def test_a_kernel_that_reads_widget_messages_only_between_cells_hears_page_only_at_once(monkeypatch, exports):
+    """Colab's ipykernel 6.17 queues the page's answer until the cell ends, so waiting in
+    the cell could only time out: `await job` returns at once and says where the results
+    will show."""
+    import asyncio
+
+    from widgets import browser_runtime as br
+
+    monkeypatch.setattr(br, "_kernel_reads_comms_only_between_cells", lambda: True)
+    job = br.BrowserJob("colab", br.prepare_run(exports["graph"], None, None, ("wasm",)), deadline_s=60)
+    started = time.monotonic()
+    value = asyncio.run(job.wait_async())
+    assert time.monotonic() - started < 1.0
+    assert value.status == br.PAGE_ONLY and value.summary() == br.PAGE_ONLY and "Colab" in value.summary()
+    assert not job.done(), "the answer may still come, after the cell"
+    monkeypatch.setattr(br, "_kernel_reads_comms_only_between_cells", lambda: False)
+    started = time.monotonic()
+    asyncio.run(job.wait_async(timeout=0.3))
+    assert time.monotonic() - started >= 0.3, "on ipykernel 7.4 the cell waits for the page instead"

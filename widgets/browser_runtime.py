@@ -88,6 +88,9 @@ DELIVERIES = ("auto", "files", "embed")
 DEFAULT_MAX_EMBED_BYTES = 16 * 1024 * 1024
 OFF_ENV = "BROWSERML_BROWSER_RUNTIME"
 NO_FRONT_END = "no widget front end: fall back to Python"
+# ipykernel before 7.4 (Colab's 6.17) reads widget messages only between cells.
+PAGE_ONLY = ("this kernel reads the page's answer only after a cell ends (ipykernel < 7.4, as on Colab): "
+             "your browser's results show in the table above, in the page; Python's checks skip them")
 WAITING = "waiting for the browser…"
 #: Python's own computation of an export's outputs from ``{input name: array}``.
 Reference = Callable[[dict[str, np.ndarray]], Any]
@@ -337,6 +340,8 @@ class BrowserRun:
     def summary(self) -> str:
         if self.error and not self.results:
             return self.error
+        if not self.results and self.status == PAGE_ONLY:
+            return self.status
         parts = []
         for row in self.table():
             if row["max_abs_diff"] is not None and row["latency_ms"] is not None:
@@ -637,8 +642,7 @@ class BrowserJob:
         7.4), waiting inside the cell could only end in a timeout, so this returns at
         once with the value as it stands, saying so in its status."""
         if not self._event.is_set() and _kernel_reads_comms_only_between_cells():
-            self.value.status = ("this kernel reads widget messages only between cells: the answer "
-                                 "arrives after this cell (use runtime.on_result or a later cell)")
+            self.value.status = PAGE_ONLY
             return self.value
         end = time.monotonic() + (self.deadline_s if timeout is None else timeout)
         while not self._event.is_set() and time.monotonic() < end:
