@@ -38,16 +38,9 @@ KERNEL_ENV = dict(os.environ)  # before browserml sets TensorFlow's variables in
 sys.path.insert(0, str(ROOT))
 
 from browserml import colab  # noqa: E402
-from browserml.notebooks import run_notebook  # noqa: E402
+from browserml.notebooks import log_noise, run_notebook  # noqa: E402
 
 HIDDEN_TOOLS = re.compile(r"^(node|nodejs|npm|npx|corepack|chromium.*|chrome|google-chrome.*)$")
-NOISE = {
-    "TensorFlow C++ log": re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]|absl::InitializeLog|cuInit|"
-                                     r"computation placer|oneDNN custom operations|cuda drivers", re.M),
-    "YDF advert": re.compile(r"YDF|Decision Forests", re.I),
-    "HDF5 warning": re.compile(r"as an HDF5 file|considered legacy", re.I),
-    "compiled-metrics warning": re.compile(r"compiled metrics|compile_metrics", re.I),
-}
 
 GOOGLE_COLAB = {
     "google/colab/__init__.py": '"""Stand-in for Colab\'s google.colab (browserml\'s Colab-like test)."""\n'
@@ -120,6 +113,7 @@ def main() -> int:
     parser.add_argument("--wheelhouse", type=Path, required=True)
     parser.add_argument("--download-only", action="store_true")
     parser.add_argument("--timeout", type=float, default=1200)
+    parser.add_argument("--out", type=Path, help="keep each executed notebook here, to read")
     args = parser.parse_args()
 
     if args.download_only:
@@ -156,6 +150,11 @@ def main() -> int:
             run = run_notebook(path, env=env, timeout_s=args.timeout,
                                kernel_args=["--IPKernelApp.exec_lines=import google.colab"])
             out = run.stream_text("stdout") + run.stream_text("stderr")
+            if args.out:
+                import nbformat
+
+                args.out.mkdir(parents=True, exist_ok=True)
+                nbformat.write(run.nb, args.out / path.name)
             said = [line for line in out.splitlines() if line.startswith("browserml is ready on Colab")]
             problems = []
             if run.error:
@@ -169,11 +168,7 @@ def main() -> int:
                 problems.append("the first Setup cell installed nothing")
             elif i > 0 and re.search(r"installed (?!npm )", said[0]):
                 problems.append(f"a second Setup run installed again: {said[0]}")
-            for what, pattern in NOISE.items():
-                hit = pattern.search(out)
-                if hit:
-                    line = out[out.rfind("\n", 0, hit.start()) + 1:out.find("\n", hit.end())]
-                    problems.append(f"{what} in the output: {line[:160]!r}")
+            problems += [f"in the output: {noise}" for noise in log_noise(out)]
             rows.append((path.name, run.seconds, run.peak_rss_bytes))
             print(f"{path.name}: {run.seconds:.0f} s, peak kernel memory "
                   f"{(run.peak_rss_bytes or 0) / 2**30:.2f} GiB" + ("" if not problems else " -- FAILED"), flush=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -57,6 +58,28 @@ def clean_file(path: str | Path) -> bool:
 
 
 # --------------------------------------------------------------------------- running
+
+#: What must never reach a learner's cell output (issue: "quiet notebooks"): TensorFlow's
+#: C++ start-up logs, the "Try YDF" advert tensorflow-decision-forests prints on import, and
+#: tf_keras's HDF5 / compiled-metrics warnings. Each is avoided at its source in browserml.
+LOG_NOISE: dict[str, re.Pattern[str]] = {
+    "TensorFlow C++ log": re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]|absl::InitializeLog|cuInit|"
+                                     r"computation placer|oneDNN custom operations|cuda drivers", re.M),
+    "YDF advert": re.compile(r"YDF|Decision Forests", re.I),
+    "HDF5 warning": re.compile(r"as an HDF5 file|considered legacy", re.I),
+    "compiled-metrics warning": re.compile(r"compiled metrics|compile_metrics", re.I),
+}
+
+
+def log_noise(text: str) -> list[str]:
+    """Each kind of :data:`LOG_NOISE` found in ``text``, with the line it was found on."""
+    found = []
+    for what, pattern in LOG_NOISE.items():
+        hit = pattern.search(text)
+        if hit:
+            line = text[text.rfind("\n", 0, hit.start()) + 1:text.find("\n", hit.end()) % (len(text) + 1)]
+            found.append(f"{what}: {line[:160]!r}")
+    return found
 
 
 @dataclass

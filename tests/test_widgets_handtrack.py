@@ -4,7 +4,6 @@ independent checks), and the view driven like a learner would."""
 from __future__ import annotations
 
 import base64
-import datetime
 import io
 import threading
 
@@ -16,6 +15,7 @@ from browserml.data.images import ImageDataError
 from browserml.handtrack import detect as ht
 from browserml.handtrack import images as samples
 from browserml.handtrack.models import COLORS
+from widgets.common import send_files
 from widgets.handtrack import HandtrackApp, HandtrackState, decode_data_url
 
 
@@ -236,11 +236,6 @@ def test_data_urls_decode_and_bad_ones_are_named(scenes) -> None:
 # --------------------------------------------------------------------------- view
 
 
-def upload_value(content: bytes, name: str) -> tuple[dict, ...]:
-    return ({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
-             "last_modified": datetime.datetime.now(datetime.UTC)},)
-
-
 @pytest.fixture
 def app(loader: CountingLoader) -> HandtrackApp:
     return HandtrackApp(HandtrackState(loader=loader), background=False)
@@ -283,10 +278,10 @@ def test_model_pickers_switch_models(app: HandtrackApp, loader: CountingLoader) 
 
 
 def test_uploads_samples_and_webcam_photos(app: HandtrackApp, scenes) -> None:
-    app.upload.value = upload_value(png_bytes(scenes["raised_hand_small"]), "mine.png")
+    send_files(app.upload, [("mine.png", png_bytes(scenes["raised_hand_small"]))])
     assert app.state.image_name == "mine.png" and "mine.png 300×230" in app.stats.value
-    assert app.upload.value == (), "cleared, so the same file can be sent again"
-    app.upload.value = upload_value(b"\x89PNG\r\n\x1a\n broken", "broken.png")
+    assert not app.upload.value, "cleared, so the same file can be sent again"
+    send_files(app.upload, [("broken.png", b"\x89PNG\r\n\x1a\n broken")])
     assert "broken.png" in app.errors.value and "⚠" in app.errors.value
     assert app.state.image_name == "mine.png"
     (button,) = [b for b in app.sample_buttons if b.description == "astronaut waving"]

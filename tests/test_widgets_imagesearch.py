@@ -3,7 +3,6 @@ the view driven like a learner would — clicks on the anywidgets included."""
 
 from __future__ import annotations
 
-import datetime
 import io
 import re
 import sys
@@ -19,6 +18,7 @@ from browserml.data.images import ImageDataError, ImageSet, load_image_set
 from browserml.imagesearch import features as fx
 from browserml.imagesearch import search
 from browserml.imagesearch.backbones import load_backbone
+from widgets.common import send_files
 from widgets.imagesearch import ImageSearchApp, ImageSearchState, lite_layer_picks
 from widgets.thumbgrid import ThumbGrid, sprite_data_url
 
@@ -295,18 +295,13 @@ def test_the_view_drives_the_state(gallery, cache):
     assert app.errors.value == "" and app.output.outputs == ()
 
 
-def upload_value(content: bytes, name: str) -> tuple[dict, ...]:
-    return ({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
-             "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
-
-
 def test_the_view_takes_uploads_and_names_bad_files(gallery, cache):
     app = ImageSearchApp(ImageSearchState(gallery, cache=cache), show_umap=False, background=False)
-    app.upload.value = upload_value(png_bytes(gallery.images[30]), "mine.png")
+    send_files(app.upload, [("mine.png", png_bytes(gallery.images[30]))])
     assert "your image" in app.query_title.value and "mine.png" in app.query_title.value
     assert app._result_ids[0] == 30 and "no class" in app.score.value and app.results.colors == []
-    assert app.upload.value == (), "cleared, so the same file can be sent again"
-    app.upload.value = upload_value(b"\x89PNG\r\n\x1a\n broken", "broken.png")
+    assert not app.upload.value, "cleared, so the same file can be sent again"
+    send_files(app.upload, [("broken.png", b"\x89PNG\r\n\x1a\n broken")])
     assert "broken.png" in app.errors.value and "⚠" in app.errors.value
     assert app.state.query.name == "mine.png"
 

@@ -1,22 +1,36 @@
-"""View helpers every lesson's app shares: error capture, background work, figures.
+"""View helpers every lesson's app shares: error capture, background work, figures,
+and the few places where ipywidgets 7 and 8 differ.
 
 The rules they enforce: a callback never fails silently (its exception lands in an
 ``Output`` the learner sees), long work runs off the kernel's main thread so Stop
 and the sliders stay live, and figures are drawn with matplotlib's object API into
 PNG bytes, which is safe from any thread and renders the same everywhere.
+
+Every app runs on ipywidgets 8 (the project's lock) and on Google Colab's ipywidgets
+7.7.1, which Colab's front end needs and the notebooks must not replace. Where the two
+differ, the difference lives here, in one helper each (:func:`uploaded_files`,
+:func:`clear_upload`, :func:`send_files`, :func:`border_below`), and nowhere else.
+What needs no helper, because both versions take it alike: ``Button`` and
+``ToggleButton`` ``tooltip=``, ``Tab.set_title``, ``Output.capture``, every other
+``Layout`` key and ``style`` key the apps use, and anywidget's ``_esm`` string,
+``send``/``on_msg`` and ``initialize``/``render`` (anywidget 0.9 on Colab, 0.11 here).
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import mimetypes
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as W
+
+#: The installed ipywidgets' major version: 8 under the project's lock, 7 on Colab.
+IPYWIDGETS_MAJOR = int(W.__version__.split(".")[0])
 
 
 def figure_to_png(fig: Any, dpi: int = 90) -> bytes:
@@ -165,3 +179,80 @@ def on_change(widget: W.ValueWidget, callback: Callable[[Any], Any], output: W.O
 def wrap(fn: Callable[..., Any], output: W.Output, errors: W.HTML | None = None) -> Callable[..., Any]:
     """A button callback, guarded (see :func:`guarded`)."""
     return guarded(fn, output, errors)
+
+
+# --------------------------------------------------------------------------- ipywidgets 7 and 8
+
+
+def uploaded_files(value: Any) -> list[tuple[str, bytes]]:
+    """The files in a ``FileUpload.value``, as ``(name, bytes)`` pairs in upload order
+    (``[]`` for an empty value).
+
+    The value changed shape between the versions: ipywidgets 8 holds a tuple of dicts
+    with ``"name"`` and ``"content"`` (a memoryview); ipywidgets 7 (Colab) a dict
+    ``{name: {"metadata": {"name": ...}, "content": bytes}}``. Both are read here,
+    whichever version is installed.
+    """
+    if not value:
+        return []
+    if isinstance(value, Mapping):  # ipywidgets 7
+        return [(str(item.get("metadata", {}).get("name", name)), bytes(item["content"]))
+                for name, item in value.items()]
+    return [(str(item["name"]), bytes(item["content"])) for item in value]
+
+
+def clear_upload(upload: W.FileUpload) -> None:
+    """Empty ``upload.value``, so that uploading the same file again changes the value
+    and is reported again (traitlets notifies observers of changes only).
+
+    ipywidgets 8's ``value`` is assignable (an empty tuple); ipywidgets 7's is read-only
+    (the widget rebuilds it from ``metadata`` and ``data`` when the front end bumps its
+    counter), so it is reset to an empty dict with ``set_trait``. Observers see the empty
+    value and should ignore it.
+    """
+    with upload.hold_trait_notifications():
+        if IPYWIDGETS_MAJOR < 8:
+            upload.set_trait("value", {})
+        else:
+            upload.value = ()
+
+
+def send_files(upload: W.FileUpload, files: Sequence[tuple[str, bytes]]) -> None:
+    """Upload ``files`` (``(name, bytes)`` pairs) to ``upload`` as a browser does, for
+    scripts and tests that drive an app without a page.
+
+    It hands the widget the very comm message its front end sends, bytes as binary
+    buffers, in the installed version's format: ipywidgets 8 sends ``value`` (a list of
+    files, each with its ``content``); ipywidgets 7 sends ``metadata``, ``data`` and a
+    bumped ``_counter``, from which the widget builds its (read-only) ``value``.
+    """
+    now_ms = int(time.time() * 1000)
+    names = [str(name) for name, _ in files]
+    buffers = [memoryview(bytes(content)) for _, content in files]
+    meta = [{"name": name, "type": mimetypes.guess_type(name)[0] or "", "size": buf.nbytes}
+            for name, buf in zip(names, buffers)]
+    if IPYWIDGETS_MAJOR < 8:
+        state: dict[str, Any] = {"_counter": upload._counter + len(files),
+                                 "metadata": [{**m, "lastModified": now_ms} for m in meta],
+                                 "data": [None] * len(files), "error": ""}
+        paths: list[list[Any]] = [["data", i] for i in range(len(files))]
+    else:
+        state = {"value": [{**m, "last_modified": now_ms, "content": None} for m in meta]}
+        paths = [["value", i, "content"] for i in range(len(files))]
+    upload._handle_msg({"content": {"data": {"method": "update", "state": state, "buffer_paths": paths}},
+                        "buffers": buffers})
+
+
+def border_below(widget: W.Box, border: str) -> W.Box:
+    """``widget`` with a CSS ``border`` (e.g. ``"1px solid #ddd"``) along its bottom edge.
+
+    ipywidgets 8's ``Layout`` has ``border_bottom``; ipywidgets 7's has only ``border``
+    (all four sides), and silently drops a keyword it does not know. So on 8 this sets
+    ``widget.layout.border_bottom`` and returns ``widget``; on 7 it returns ``widget``
+    in a ``VBox`` above a one-pixel rule of that border.
+    """
+    if IPYWIDGETS_MAJOR >= 8:
+        widget.layout.border_bottom = border
+        return widget
+    rule = W.HTML(f"<div style='border-top:{border}'></div>", layout=W.Layout(height="1px", margin="0"))
+    return W.VBox([widget, rule], layout=W.Layout(margin="0"))

@@ -35,7 +35,8 @@ from browserml.handtrack import detect as ht
 from browserml.handtrack import images as samples
 from browserml.handtrack.draw import draw_detections
 from browserml.handtrack.models import MODEL_SIZES, MODEL_TYPES
-from widgets.common import BackgroundJob, guarded, html_table, on_change, slow_slider, wrap
+from widgets.common import (BackgroundJob, clear_upload, guarded, html_table, on_change, slow_slider, uploaded_files,
+                            wrap)
 
 #: State setting -> handtrack.js parameter (what :func:`browserml.handtrack.detect.check_params` checks).
 PARAMETERS: dict[str, str] = {
@@ -419,15 +420,15 @@ class HandtrackApp:
         if self.webcam is not None:
             self.webcam.observe(guarded(lambda change: self._on_webcam(change["new"]), out, err), names="data_url")
 
-    def _on_upload(self, value: tuple[dict[str, Any], ...]) -> None:
-        if not value:
+    def _on_upload(self, value: Any) -> None:
+        files = uploaded_files(value)  # ipywidgets 7 and 8 shape it differently
+        if not files:
             return
-        item = value[0]
+        name, content = files[0]
         try:
-            self.state.set_image_bytes(bytes(item["content"]), str(item["name"]))
+            self.state.set_image_bytes(content, name)
         finally:
-            with self.upload.hold_trait_notifications():
-                self.upload.value = ()  # so the same file can be uploaded again
+            clear_upload(self.upload)  # so the same file can be uploaded again
         self.refresh()
 
     def _on_webcam(self, url: str) -> None:

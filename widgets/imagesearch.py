@@ -37,7 +37,7 @@ from browserml.imagesearch import backbones as bbs
 from browserml.imagesearch import features as fx
 from browserml.imagesearch import search
 from browserml.imagesearch.embedding import UMAP_METRICS, UmapParams, nearest_point, umap_embedding
-from widgets.common import BackgroundJob, guarded, on_change, slow_slider, wrap
+from widgets.common import BackgroundJob, clear_upload, guarded, on_change, slow_slider, uploaded_files, wrap
 from widgets.scatter import Scatter
 from widgets.thumbgrid import ThumbGrid
 
@@ -554,15 +554,15 @@ class ImageSearchApp:
         self.state.select(ids[tile] if ids is not None else tile)
         self.refresh()
 
-    def _on_upload(self, value: tuple[dict[str, Any], ...]) -> None:
-        if not value:
+    def _on_upload(self, value: Any) -> None:
+        files = uploaded_files(value)  # ipywidgets 7 and 8 shape it differently
+        if not files:
             return
-        item = value[0]
+        name, content = files[0]
         try:
-            self.state.upload(bytes(item["content"]), str(item["name"]), compute=False)
+            self.state.upload(content, name, compute=False)
         finally:
-            with self.upload.hold_trait_notifications():
-                self.upload.value = ()  # so the same file can be uploaded again
+            clear_upload(self.upload)  # so the same file can be uploaded again
         self.refresh()
 
     # ---- running

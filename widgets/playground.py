@@ -45,7 +45,7 @@ import ipywidgets as W
 import numpy as np
 
 from browserml import playground as pg
-from widgets.common import BackgroundJob, Throttle, error_html, guarded, on_change, slow_slider, wrap
+from widgets.common import BackgroundJob, Throttle, border_below, error_html, guarded, on_change, slow_slider, wrap
 from widgets.thumbgrid import ThumbGrid
 
 # --------------------------------------------------------------------------- colours and pictures (pure)
@@ -444,13 +444,13 @@ class PlaygroundApp:
 
         self._wire()
         head = "font-weight:bold;color:#777;letter-spacing:1px;margin:4px 0"
-        top = W.HBox([self.reset_button, self.play_button, self.step_button, self.epoch_label,
-                      self._labelled("Learning rate", self.learning_rate),
-                      self._labelled("Activation", self.activation),
-                      self._labelled("Regularization", self.regularization),
-                      self._labelled("Regularization rate", self.regularization_rate),
-                      self._labelled("Problem type", self.problem_type)],
-                     layout=W.Layout(align_items="flex-end", border_bottom="1px solid #ddd", padding="4px 0 8px 0"))
+        top = border_below(W.HBox([self.reset_button, self.play_button, self.step_button, self.epoch_label,
+                                   self._labelled("Learning rate", self.learning_rate),
+                                   self._labelled("Activation", self.activation),
+                                   self._labelled("Regularization", self.regularization),
+                                   self._labelled("Regularization rate", self.regularization_rate),
+                                   self._labelled("Problem type", self.problem_type)],
+                                  layout=W.Layout(align_items="flex-end", padding="4px 0 8px 0")), "1px solid #ddd")
         note = "font-size:12px;line-height:1.3;color:#555"
         data = W.VBox([W.HTML(f"<div style='{head}'>DATA</div><div style='{note}'>Which dataset do you want to use?"
                               "</div>"), self.dataset,
