@@ -61,6 +61,10 @@ def configure_tensorflow_env() -> None:
     """
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules:
+        from browserml.memory import limit_malloc_arenas
+
+        limit_malloc_arenas()  # before TensorFlow's threads: Binder gives a kernel little memory
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowImport())
 

@@ -514,9 +514,10 @@ def fashion_mnist(
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
     source = Path(folder) if folder is not None else DEBIAN_FASHION_MNIST_DIR
-    if split == "all":
-        parts = [_fashion_split(str(source), part) for part in ("train", "test")]
+    if split == "all":  # read uncached: the 70,000 images are held once, not cached twice as well
+        parts = [_fashion_split.__wrapped__(str(source), part) for part in ("train", "test")]
         images, labels = (np.concatenate(arrays) for arrays in zip(*parts))
+        del parts
         return _read_only(images), _read_only(labels)
     return _fashion_split(str(source), split)
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from browserml.memory import release
+
 UMAP_METRICS: tuple[str, ...] = ("cosine", "euclidean", "manhattan", "correlation")
 
 
@@ -56,6 +58,8 @@ def umap_embedding(features: np.ndarray, params: UmapParams = UmapParams()) -> n
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*random_state.*", category=UserWarning)
         points = np.asarray(reducer.fit_transform(features), dtype=np.float64)
+    del reducer
+    release()  # UMAP's neighbour graph and numba's scratch: Binder's kernel is small
     if points.shape != (len(features), 2) or not np.all(np.isfinite(points)):
         raise RuntimeError(f"UMAP gave {points.shape} points with non-finite values; try other settings")
     return points

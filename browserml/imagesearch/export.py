@@ -21,7 +21,6 @@ is staged and renamed into place, so a failed export never leaves half a gallery
 from __future__ import annotations
 
 import contextlib
-import gc
 import io
 import json
 import shutil
@@ -39,6 +38,7 @@ from browserml.imagesearch.applications import resolve_layer
 from browserml.imagesearch.backbones import DEFAULT_BACKBONE, load_backbone
 from browserml.imagesearch.features import Progress, cached_features, extract_features, feature_model
 from browserml.imagesearch.search import evaluate
+from browserml.memory import release
 from browserml.paths import TEMPLATES_DIR
 
 DEFAULT_LAYER = "head_relu"
@@ -181,6 +181,7 @@ def export_imagesearch(
             (staging / "queries" / f"{q:03d}.png").write_bytes(_png(images.images[q]))
         size, shards = _folder_bytes(staging)
         rows.append(VariantRow("float32", size, shards, 0.0, float(score)))
+        release()  # the HDF5 copy and the predict graph of the float32 export
         for variant in variants:
             folder = staging / variant
             export_layers_model(model, folder, parity_inputs=parity_image, quantization=variant, **common)
@@ -188,7 +189,7 @@ def export_imagesearch(
             with _quiet_tensorflow():  # a fresh clone retraces its predict function: expected, not news
                 vfeat = extract_features(bb, layer_name, pooling, images.images, progress=progress, model=clone)
             del clone  # each variant's model goes before the next is built: Binder's memory is small
-            gc.collect()
+            release()
             size, shards = _folder_bytes(folder)
             rows.append(VariantRow(variant, size, shards, float(np.max(np.abs(vfeat - features))),
                                    float(evaluate(vfeat, images.labels, metric=metric).mean_score)))

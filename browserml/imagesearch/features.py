@@ -30,6 +30,7 @@ import numpy as np
 
 from browserml.imagesearch.applications import resolve_layer
 from browserml.imagesearch.backbones import Backbone, load_backbone
+from browserml.memory import release
 
 POOLINGS = ("flatten", "avg", "max")
 CACHE_FORMAT = 1
@@ -93,7 +94,7 @@ def extract_features(
     layer: int | str,
     pooling: str,
     images: np.ndarray,
-    batch_size: int = 16,
+    batch_size: int = 8,
     progress: Progress | None = None,
     model: Any = None,
 ) -> np.ndarray:
@@ -214,7 +215,7 @@ def cached_features(
     pooling: str = "avg",
     weights: str | None = "imagenet",
     cache: FeatureCache | None = None,
-    batch_size: int = 16,
+    batch_size: int = 8,
     progress: Progress | None = None,
 ) -> np.ndarray:
     """Features of every image of an ``ImageSet``, from the cache when possible.
@@ -235,13 +236,21 @@ def layer_features(
     pooling: str = "avg",
     weights: str | None = "imagenet",
     cache: FeatureCache | None = None,
-    batch_size: int = 16,
+    batch_size: int = 8,
     progress: Progress | None = None,
+    keep_backbone: bool = True,
 ) -> dict[str, np.ndarray]:
     """Cached features for several layers, keyed by layer name; the missing ones are
-    computed together in a single pass over the images."""
+    computed together in a single pass over the images.
+
+    ``keep_backbone=False`` with a backbone given by name builds it for this call only
+    and lets it go afterwards, instead of keeping it for the process (a model x layer
+    table needs each model once; Binder's kernel cannot hold them all)."""
     _check_pooling(pooling)
-    bb = _as_backbone(backbone, weights)
+    if keep_backbone or isinstance(backbone, Backbone):
+        bb = _as_backbone(backbone, weights)
+    else:
+        bb = load_backbone.__wrapped__(backbone, weights)  # type: ignore[attr-defined]
     names = list(dict.fromkeys(resolve_layer(bb.model, layer).name for layer in layers))
     store = cache if cache is not None else FeatureCache()
     keys = {n: FeatureKey(image_set.fingerprint(), bb.name, bb.weights, n, pooling) for n in names}
@@ -252,6 +261,8 @@ def layer_features(
         for name, features in zip(missing, _run_batches(bb, model, image_set.images, batch_size, progress)):
             store.put(keys[name], features)
             found[name] = features
+        del model
+        release()  # the batches' activations: give them back before the next heavy cell
     elif progress is not None:
         progress(len(image_set), len(image_set))
     return {n: found[n] for n in names}  # type: ignore[misc]

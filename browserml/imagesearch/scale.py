@@ -40,6 +40,7 @@ from browserml.imagesearch.search import (
     _smallest_k,
     pairwise_distances,
 )
+from browserml.memory import release
 
 KINDS = ("flat", "hnsw", "ivf")
 INDEX_METRICS = ("euclidean", "cosine")
@@ -258,8 +259,8 @@ def compare_to_brute_force(
     return rows
 
 
-def pixel_embedding(images: np.ndarray, dims: int = 64, seed: int = 0, fit_on: int = 10_000,
-                    chunk: int = 10_000) -> tuple[np.ndarray, float]:
+def pixel_embedding(images: np.ndarray, dims: int = 64, seed: int = 0, fit_on: int = 5_000,
+                    chunk: int = 5_000) -> tuple[np.ndarray, float]:
     """Cheap features for 70,000 images: pixels in [0, 1], PCA to ``dims`` dimensions.
 
     A CNN pass over all of Fashion-MNIST would take most of an hour on two cores; the
@@ -277,4 +278,7 @@ def pixel_embedding(images: np.ndarray, dims: int = 64, seed: int = 0, fit_on: i
     out = np.empty((len(flat), dims), dtype=np.float32)
     for start in range(0, len(flat), chunk):
         out[start:start + chunk] = pca.transform(flat[start:start + chunk].astype(np.float32) / 255.0)
-    return out, float(pca.explained_variance_ratio_.sum())
+    kept = float(pca.explained_variance_ratio_.sum())
+    del pca
+    release()
+    return out, kept

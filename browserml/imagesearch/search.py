@@ -32,7 +32,7 @@ import numpy as np
 
 METRICS: tuple[str, ...] = ("cosine", "euclidean", "squared", "minkowski")
 DEFAULT_K = 15  # ConvNet Playground shows (and scores) the 15 nearest images
-CHUNK_BYTES = 64 * 2**20  # float64 working set of one matrix-product block
+CHUNK_BYTES = 16 * 2**20  # float64 working set of one matrix-product block (small: Binder kernels are)
 # minkowski's explicit differences run ~4x faster when a block fits in cache
 MINKOWSKI_CHUNK_BYTES = 2**20
 SCORE_FIELDS = ("mean_score", "precision_at_k", "mean_average_precision", "random_expectation")

@@ -1,0 +1,498 @@
+"""``browserml``: run each lesson headless (train, export, check in TF.js).
+
+    browserml polyfit [--setting quadratic|cubic] [--out DIR] [--check node,chromium]
+    browserml anomaly train|evaluate|export [--hidden 7 3 --latent 2 --epochs 100 ...] [--out DIR]
+    browserml search features|query|evaluate|export [--dataset FASHION200 --backbone efficientnet-lite0 ...]
+    browserml handtrack detect IMAGE|convert|benchmark [--model-type ssd320fpnlite --size small ...]
+    browserml playground [--dataset spiral --features x1 x2 'sin(x1)' 'sin(x2)' --hidden 6 4 --epochs 120 ...]
+    browserml check EXPORT_DIR [--runtime node:cpu node:wasm chromium:cpu ...]
+    browserml serve [--port 8000]          # the project root on 127.0.0.1, for export pages
+    browserml nbclean [--check] NOTEBOOK...
+    browserml lab check|screenshots [--lesson 1 2 ...] [--out notebooks/images]   # headless JupyterLab
+
+``make run`` calls the lesson commands to build every export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from browserml.paths import exports_dir, project_root
+
+RUNTIME_CHOICES = ("node:cpu", "node:wasm", "chromium:cpu", "chromium:wasm", "chromium:webgl")
+
+
+def _runtimes(spec: Sequence[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in spec:
+        if item in ("node", "chromium"):
+            pairs += [(item, "cpu"), (item, "wasm")]
+        elif item in RUNTIME_CHOICES:
+            runtime, backend = item.split(":")
+            pairs.append((runtime, backend))
+        else:
+            raise SystemExit(f"unknown runtime {item!r}; use node, chromium or one of {', '.join(RUNTIME_CHOICES)}")
+    return pairs
+
+
+def _report(export_dir: Path, runtimes: list[tuple[str, str]], repeats: int = 20) -> int:
+    from browserml.tfjs_check import check_parity
+
+    reports = check_parity(export_dir, runtimes, repeats=repeats)
+    for r in reports:
+        print("  " + str(r))
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def cmd_polyfit(args: argparse.Namespace) -> int:
+    from browserml import polyfit as pf
+    from browserml.seeding import seed_everything
+
+    seed_everything(args.seed)
+    setting = pf.SETTINGS[args.setting]
+    data = pf.data_for(setting, seed=args.seed)
+    degree = setting.degree if args.degree is None else args.degree
+    lr = setting.learning_rate if args.lr is None else args.lr
+    iterations = setting.iterations if args.iterations is None else args.iterations
+    result = pf.fit(data, degree, lr, iterations, method=args.method, seed=args.seed)
+    print(f"polyfit[{setting.name}]: {iterations} iterations, final loss {result.losses[-1]:.6f}")
+    for row in pf.coefficient_table(result.coeffs, data):
+        print(f"  {row['name']}: learned {row['learned']:+.4f}  target {row['target']:+.4f}  "
+              f"least squares {row['least_squares']:+.4f}")
+    out = pf.export_polynomial(result.coeffs, args.out, data=data)
+    print(f"exported TF.js graph model to {out}")
+    return _report(out, _runtimes(args.check)) if args.check else 0
+
+
+def _anomaly_config(args: argparse.Namespace):
+    from dataclasses import fields
+
+    from browserml.anomaly import AutoencoderConfig
+
+    given = {f.name: getattr(args, f.name) for f in fields(AutoencoderConfig) if getattr(args, f.name) is not None}
+    return AutoencoderConfig(**given)
+
+
+def cmd_anomaly(args: argparse.Namespace) -> int:
+    from browserml import anomaly as an
+    from browserml.seeding import seed_everything
+
+    config = _anomaly_config(args)
+    seed_everything(config.seed)
+    trainer = an.Trainer(config)
+    print(f"anomaly: {config.architecture}, {trainer.data.train.n} training beats ({config.split} split)")
+    trainer.train()
+    print(f"  {trainer.epochs_done} epochs: loss {trainer.history.loss[-1]:.5f}, "
+          f"validation {trainer.history.val_loss[-1]:.5f}")
+    if args.verb == "train":
+        return 0
+    report = an.compare(trainer, args.rule, args.k)
+    keys = ["roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "fpr"]
+    print(f"  test set ({trainer.data.split.test.n} beats), thresholds by {args.rule} on validation data:")
+    for row in report.table():
+        print(f"  {row['detector']:24s} " + "  ".join(f"{k} {row[k]:.4f}" for k in keys))
+    if args.verb == "evaluate":
+        return 0
+    threshold = report.rows["Autoencoder"].threshold
+    out = an.export_anomaly(trainer, threshold, args.out, args.rule)
+    print(f"exported TF.js layers model to {out}")
+    if not args.check:
+        return 0
+    status = _report(out, _runtimes(args.check))
+    test = trainer.data.split.test
+    tfjs = an.evaluate(an.tfjs_scores(out, test.x), test.y, threshold)
+    print(f"  scored by the export in TF.js (Node, wasm, its own preprocessing): "
+          f"ROC-AUC {tfjs.metrics['roc_auc']:.4f}, F1 {tfjs.metrics['f1']:.4f}")
+    return status
+
+
+def _search_progress(label: str):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=1, desc=label, unit="img", leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return progress
+
+
+def _image_set(name_or_folder: str | None):
+    """A registered set by name, or any folder of images (one subfolder per class)."""
+    from browserml.data.images import load_folder, load_image_set
+
+    if name_or_folder and Path(name_or_folder).is_dir():
+        return load_folder(name_or_folder)
+    return load_image_set(name_or_folder or "FASHION200")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from browserml.imagesearch import search as se
+    from browserml.imagesearch.features import cached_features
+
+    if args.verb == "export":
+        return _search_export(args)
+    images = _image_set(args.dataset)
+    layers = args.layer or ["head_relu"]
+    if args.verb == "evaluate":
+        k = min(args.k, len(images) - 1)  # a small folder has fewer than 15 other images
+        print(f"search[{images.name}] {args.backbone}: mean weighted score over all {len(images)} queries "
+              f"(random ranking: {se.random_score_expectation(images.labels):.3f})")
+        for layer in layers:
+            for pooling in args.pooling:
+                feats = cached_features(images, args.backbone, _layer_arg(layer), pooling,
+                                        progress=_search_progress(f"{layer}/{pooling}"))
+                for metric in args.metric:
+                    ev = se.evaluate(feats, images.labels, metric=metric, k=k, p=args.p)
+                    print(f"  {layer:>18s} {pooling:7s} {metric:10s} score {ev.mean_score:.3f}  "
+                          f"P@{k} {ev.precision_at_k:.3f}  mAP {ev.mean_average_precision:.3f}  dim {feats.shape[1]}")
+        return 0
+    feats = cached_features(images, args.backbone, _layer_arg(layers[0]), args.pooling[0],
+                            progress=_search_progress("features"))
+    print(f"search[{images.name}] {args.backbone} {layers[0]} {args.pooling[0]}: features {feats.shape}")
+    if args.verb == "features":
+        return 0
+    if args.image:
+        from browserml.data.images import read_image
+        from browserml.imagesearch.backbones import load_backbone
+        from browserml.imagesearch.features import extract_features
+
+        bb = load_backbone(args.backbone)
+        query = extract_features(bb, _layer_arg(layers[0]), args.pooling[0],
+                                 read_image(args.image.read_bytes(), str(args.image))[None])[0]
+        label = None
+    else:
+        query, label = args.index, int(images.labels[args.index])
+    result = se.top_k(feats, query, k=args.k, metric=args.metric[0], p=args.p)
+    for rank, (i, d) in enumerate(zip(result.indices, result.distances), 1):
+        print(f"  {rank:2d}. #{i:<4d} {images.class_names[images.labels[i]]:24s} distance {d:.4f}")
+    if label is not None:
+        print(f"  search result score: {se.weighted_score(images.labels[result.indices], label, args.k):.3f}")
+    return 0
+
+
+def _layer_arg(layer: str) -> int | str:
+    return int(layer) if layer.lstrip("-").isdigit() else layer
+
+
+def _search_export(args: argparse.Namespace) -> int:
+    from browserml.imagesearch.export import DEFAULT_DATASET, export_imagesearch, variant_dirs
+
+    rows = export_imagesearch(args.out, backbone=args.backbone, layer=_layer_arg((args.layer or ["head_relu"])[0]),
+                              pooling=args.pooling[0], dataset=_image_set(args.dataset or DEFAULT_DATASET), metric=args.metric[0],
+                              progress=_search_progress("features"))
+    print(f"exported TF.js feature extractor, gallery and page to {args.out}")
+    for r in rows:
+        print(f"  {r.variant:8s} {r.bytes / 1e6:6.2f} MB in {r.shards} shard(s)  max feature error "
+              f"{r.max_feature_error:.2e}  search score {r.mean_score:.3f}")
+    status = 0
+    if args.check:
+        for variant, folder in variant_dirs(args.out).items():
+            print(f"  {variant}:")
+            status |= _report(folder, _runtimes(args.check), repeats=3)  # a CNN on the cpu backend takes seconds
+    return status
+
+
+def cmd_handtrack(args: argparse.Namespace) -> int:
+    from browserml.handtrack import detect as hd
+
+    if args.verb == "convert":
+        from browserml.handtrack.convert import format_rows
+        from browserml.handtrack.page import export_handtrack
+
+        rows = export_handtrack(args.out, model_type=args.model_type)
+        print(f"re-converted {args.model_type} to TF.js (4 MiB shards) in {args.out}, with its page")
+        print(format_rows(rows))
+        status = 0
+        for row in rows if args.check else []:
+            print(f"  {row.variant}:")
+            status |= _report(row.folder, _runtimes(args.check), repeats=3)
+        return status
+    params = {"scoreThreshold": args.score, "iouThreshold": args.iou, "maxNumBoxes": args.max_boxes,
+              "flipHorizontal": args.flip}
+    detector = hd.load(args.model_type, args.size, **params)
+    if args.verb == "detect":
+        if args.image is None:
+            raise SystemExit("browserml handtrack detect needs an IMAGE")
+        from browserml.data.images import read_image
+
+        image = read_image(args.image.read_bytes(), str(args.image))
+        detector.detect(image)  # warm-up: the first call builds the graph
+        found, ms = detector.timed_detect(image)
+        print(f"{args.image}: {len(found)} detection(s) in {ms:.1f} ms ({args.model_type}, size {args.size})")
+        for d in found:
+            print(f"  {d['label']:9s} score {d['score']:.3f}  bbox [x, y, w, h] = "
+                  + ", ".join(f"{v:.1f}" for v in d["bbox"]))
+        return 0
+    from browserml.handtrack.images import scenes
+    from browserml.imagesearch.backbones import resize_images
+
+    frame = resize_images(scenes()["two_open_hands"], (240, 320)).astype("uint8")[0]
+    result = detector.benchmark(frame, n=args.repeats)
+    print(f"Python detect() at 320x240, {args.model_type} {args.size}: {result['ms']:.1f} ms median "
+          f"= {result['fps']:.1f} FPS over {result['n']} runs (handtrack.js's Python anchor: 21 FPS)")
+    return 0
+
+
+PLAYGROUND_DEFAULT = {"dataset": "spiral", "features": ["x1", "x2", "sin(x1)", "sin(x2)"], "hidden": [6, 4],
+                      "activation": "tanh", "learning_rate": 0.1, "epochs": 120}
+"""``browserml playground``'s default: the spiral, unrolled by the sin features, with 10
+hidden neurons; 120 epochs at learning rate 0.1 take ~5-8 s on 2 cores and put 98% of the
+test points on the right side."""
+
+
+def cmd_playground(args: argparse.Namespace) -> int:
+    import time
+
+    from browserml import playground as pg
+    from browserml.seeding import seed_everything
+
+    try:
+        config = pg.PlaygroundConfig(
+            dataset=args.dataset, noise=args.noise, train_ratio=args.train_ratio, batch_size=args.batch_size,
+            features=tuple(args.features), hidden=tuple(args.hidden), activation=args.activation,
+            learning_rate=args.learning_rate, regularization=args.regularization,
+            regularization_rate=args.regularization_rate, seed=args.seed)
+    except ValueError as err:
+        raise SystemExit(f"browserml playground: {err}") from None
+    if args.epochs < 0:
+        raise SystemExit(f"browserml playground: --epochs must be 0 or more, got {args.epochs}")
+    seed_everything(config.seed)
+    state = pg.PlaygroundState(config)
+    hidden = f"hidden {list(config.hidden)} {config.activation}" if config.hidden else "no hidden layer"
+    print(f"playground[{config.dataset}]: {', '.join(config.features)} -> {hidden} -> 1 "
+          f"({'tanh' if config.task == 'classification' else 'linear'}); {len(state.data.train_xy)} training, "
+          f"{len(state.data.test_xy)} test points; SGD lr {config.learning_rate}, batch {config.batch_size}")
+
+    def line(seconds: float | None = None) -> str:
+        stats = state.history[-1]
+        text = f"  epoch {stats.epoch:4d}: train loss {stats.train_loss:.4f}, test loss {stats.test_loss:.4f}"
+        if config.task == "classification":
+            text += f", test accuracy {state.accuracy('test'):.1%}"
+        return text + ("" if seconds is None else f"  ({seconds:.1f} s)")
+
+    print(line())
+    start = time.perf_counter()
+    chunk = max(1, args.epochs // 5)
+    while state.epoch < args.epochs:
+        state.step(min(chunk, args.epochs - state.epoch))
+        print(line(time.perf_counter() - start))
+    if args.epochs:
+        print(f"  {args.epochs} epochs in {time.perf_counter() - start:.1f} s "
+              f"({(time.perf_counter() - start) / args.epochs * 1000:.1f} ms/epoch, losses included)")
+    if config.task == "classification":
+        print(f"  accuracy: train {state.accuracy('train'):.1%}, test {state.accuracy('test'):.1%}")
+    out = state.export(args.out)
+    print(f"exported TF.js layers model and its decision-boundary page to {out}")
+    if not args.check:
+        return 0
+    runtimes = _runtimes(args.check)
+    status = _report(out, runtimes)
+    for backend in [b for r, b in runtimes if r == "chromium"]:
+        from browserml.tfjs_check import run_export_page
+
+        page = run_export_page(out, backend=backend, params={"runs": 10})
+        ok = page["maxAbsDiff"] <= page["tolerance"]
+        print(f"  page      {backend:6s} grid {pg.GRID_RESOLUTION}x{pg.GRID_RESOLUTION} max|Δ|={page['maxAbsDiff']:.2e} "
+              f"{page['latencyMs']:8.3f} ms  {'ok' if ok else 'FAIL'}")
+        status |= 0 if ok else 1
+    return status
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    print(f"{args.export_dir}:")
+    return _report(Path(args.export_dir), _runtimes(args.runtime))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from browserml.serve import serve
+
+    with serve({"/": project_root()}, port=args.port) as base:
+        print(f"serving {project_root()} at {base}/  (Ctrl-C to stop)")
+        for page in sorted(exports_dir().glob("*/index.html")):
+            print(f"  {base}/exports/{page.parent.name}/")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_nbclean(args: argparse.Namespace) -> int:
+    from browserml.notebooks import clean_file, is_clean
+
+    paths = [Path(p) for p in args.notebooks] or sorted((project_root() / "notebooks").glob("*.ipynb"))
+    if args.check:
+        dirty = [p for p in paths if not is_clean(p)]
+        for p in dirty:
+            print(f"{p}: stored with outputs or not in canonical form; run `make nbclean`")
+        return 1 if dirty else 0
+    for p in paths:
+        if clean_file(p):
+            print(f"cleaned {p}")
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from browserml import labcheck
+
+    lessons = args.lesson or sorted(labcheck.LESSONS)
+    unknown = [n for n in lessons if n not in labcheck.LESSONS]
+    if unknown:
+        raise SystemExit(f"no lesson {unknown}; lessons: {sorted(labcheck.LESSONS)}")
+    if args.verb == "screenshots":
+        results = labcheck.lesson_screenshots(args.out, lessons)
+    else:
+        import tempfile
+
+        results = []
+        with tempfile.TemporaryDirectory(prefix="browserml-lab-") as tmp, labcheck.lab_session(Path(tmp)) as lab:
+            for n in lessons:
+                if not labcheck.LESSONS[n].available():
+                    print(f"lesson {n}: skipped ({labcheck.LESSONS[n].source} does not exist yet)")
+                    continue
+                results.append(labcheck.check_lesson(lab, n))
+                print(results[-1].summary())
+    return 0 if all(not r.problems() for r in results) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="browserml", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("polyfit", help="lesson 1: fit a polynomial with the Ops API and export it to TF.js")
+    p.add_argument("--setting", choices=["quadratic", "cubic"], default="quadratic")
+    p.add_argument("--degree", type=int, help="model degree (default: the setting's)")
+    p.add_argument("--lr", type=float, help="SGD learning rate (default: the setting's)")
+    p.add_argument("--iterations", type=int, help="SGD iterations (default: the setting's)")
+    p.add_argument("--method", choices=["minimize", "tape"], default="minimize")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=exports_dir() / "polynomial")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME",
+                   help="TF.js runtimes to verify the export in (default: node); none to skip")
+    p.set_defaults(func=cmd_polyfit)
+
+    p = sub.add_parser("anomaly", help="lesson 2: the Anomagram autoencoder on ECG5000")
+    p.add_argument("verb", choices=["train", "evaluate", "export"],
+                   help="train; train and evaluate against baselines; or all that and export to TF.js")
+    p.add_argument("--hidden", type=int, nargs="+", help="encoder hidden layer widths (default 7 3)")
+    p.add_argument("--latent", type=int)
+    p.add_argument("--activation", choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"])
+    p.add_argument("--output-activation", dest="output_activation",
+                   choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"])
+    p.add_argument("--optimizer", choices=["adam", "adamax", "adadelta", "rmsprop", "momentum", "sgd"])
+    p.add_argument("--lr", dest="learning_rate", type=float)
+    p.add_argument("--regularizer", choices=["none", "l1", "l2", "l1l2"])
+    p.add_argument("--reg-rate", dest="regularizer_rate", type=float)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--train-size", dest="train_size", type=int)
+    p.add_argument("--abnormal-share", dest="abnormal_share", type=float)
+    p.add_argument("--split", choices=["ucr", "anomagram"])
+    p.add_argument("--val-fraction", dest="val_fraction", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--rule", choices=["best_f1", "mean_k_sigma"], default="best_f1")
+    p.add_argument("--k", type=float, default=3.0, help="k of the mean+kσ rule")
+    p.add_argument("--out", type=Path, default=exports_dir() / "anomaly")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
+    p.set_defaults(func=cmd_anomaly)
+
+    p = sub.add_parser("search", help="lesson 3: layer-wise CNN image search (ConvNet Playground)")
+    p.add_argument("verb", choices=["features", "query", "evaluate", "export"],
+                   help="features: extract (cached); query: top-k for one image; evaluate: scores; export: TF.js")
+    p.add_argument("--dataset", help="FASHION200 (default), PHOTOS200, CIFAR10-200, TINYIMAGENET-200, or a folder "
+                   "of images with one subfolder per class")
+    p.add_argument("--backbone", default="efficientnet-lite0")
+    p.add_argument("--layer", nargs="+", help="layer names or indices (default head_relu)")
+    p.add_argument("--pooling", nargs="+", default=["avg"], choices=["flatten", "avg", "max"])
+    p.add_argument("--metric", nargs="+", default=["cosine"], choices=["cosine", "euclidean", "squared", "minkowski"])
+    p.add_argument("--p", type=float, default=3.0, help="the p of the minkowski metric")
+    p.add_argument("--k", type=int, default=15)
+    p.add_argument("--index", type=int, default=0, help="query: the gallery image to search from")
+    p.add_argument("--image", type=Path, help="query: an image file to search with instead")
+    p.add_argument("--out", type=Path, default=exports_dir() / "imagesearch")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("handtrack", help="lesson 4: the handtrack.js hand detector in Python, re-converted")
+    p.add_argument("verb", choices=["detect", "convert", "benchmark"],
+                   help="detect IMAGE: boxes like handtrack.js; convert: re-convert to TF.js; benchmark: FPS")
+    p.add_argument("image", nargs="?", type=Path)
+    p.add_argument("--model-type", dest="model_type", default="ssd320fpnlite",
+                   choices=["ssd320fpnlite", "ssd640fpnlite"])
+    p.add_argument("--size", default="small", choices=["small", "medium", "large"],
+                   help="handtrack.js modelSize: small = int8 (default), medium = float16, large = float32")
+    p.add_argument("--score", type=float, default=0.6, help="score threshold")
+    p.add_argument("--iou", type=float, default=0.2, help="NMS IoU threshold")
+    p.add_argument("--max-boxes", dest="max_boxes", type=int, default=20)
+    p.add_argument("--flip", action="store_true", help="flipHorizontal")
+    p.add_argument("--repeats", type=int, default=50, help="benchmark: timed runs")
+    p.add_argument("--out", type=Path, default=exports_dir() / "handtrack")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
+    p.set_defaults(func=cmd_handtrack)
+
+    from browserml import playground as pg
+
+    d = PLAYGROUND_DEFAULT
+    p = sub.add_parser("playground", help="lesson 5: train a TensorFlow Playground network and export its page",
+                       description="Train one of Playground's datasets with Playground's network and SGD, then "
+                       "export it to TF.js with a page that draws the decision boundary. Quote features with "
+                       "parentheses in the shell: --features x1 x2 'sin(x1)'.")
+    p.add_argument("--dataset", choices=pg.DATASETS, default=d["dataset"])
+    p.add_argument("--features", nargs="+", choices=pg.FEATURES, default=d["features"], metavar="FEATURE",
+                   help=f"input features, from {', '.join(pg.FEATURES)} (default: {' '.join(d['features'])})")
+    p.add_argument("--hidden", type=int, nargs="*", default=d["hidden"], metavar="N",
+                   help=f"neurons per hidden layer, 0-{pg.MAX_LAYERS} layers of 1-{pg.MAX_NEURONS} "
+                   "(default: 6 4; `--hidden` alone: none)")
+    p.add_argument("--activation", choices=pg.ACTIVATIONS, default=d["activation"])
+    p.add_argument("--epochs", type=int, default=d["epochs"])
+    p.add_argument("--learning-rate", dest="learning_rate", type=float, default=d["learning_rate"])
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=10)
+    p.add_argument("--noise", type=float, default=0.0, help="0 to 0.5 (Playground's 0-50 slider / 100)")
+    p.add_argument("--train-ratio", dest="train_ratio", type=float, default=0.5, help="0.1 to 0.9")
+    p.add_argument("--regularization", choices=pg.REGULARIZATIONS, default="none")
+    p.add_argument("--regularization-rate", dest="regularization_rate", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=exports_dir() / "playground")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME",
+                   help="TF.js runtimes for the parity check; chromium ones also open the export's page")
+    p.set_defaults(func=cmd_playground)
+
+    p = sub.add_parser("check", help="run an export's parity sample in real TF.js")
+    p.add_argument("export_dir")
+    p.add_argument("--runtime", nargs="+", default=["node", "chromium"], metavar="RUNTIME")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("serve", help="serve the project on 127.0.0.1 so export pages can load TF.js")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("nbclean", help="strip outputs and write notebooks in canonical form")
+    p.add_argument("--check", action="store_true", help="only report notebooks that are not clean")
+    p.add_argument("notebooks", nargs="*")
+    p.set_defaults(func=cmd_nbclean)
+
+    p = sub.add_parser("lab", help="check each lesson's app in headless JupyterLab, or screenshot it")
+    p.add_argument("verb", choices=["check", "screenshots"],
+                   help="check: render, act once, expect a change; screenshots: lesson{N}_widget.png for the README")
+    p.add_argument("--lesson", type=int, nargs="+", help="lesson numbers (default: all)")
+    p.add_argument("--out", type=Path, default=project_root() / "notebooks" / "images",
+                   help="screenshots: the folder to write to (default notebooks/images)")
+    p.set_defaults(func=cmd_lab)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

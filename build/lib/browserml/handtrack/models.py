@@ -1,0 +1,86 @@
+"""Where handtrack.js's shipped models are, and what their outputs mean.
+
+npm ``handtrackjs@0.1.5`` carries its detector as TF.js graph models under
+``models/webmodel/<type>/<variant>/model.json``. handtrack.js names the variants by
+download size (its ``modelSize`` option) and defaults to ``"small"``, the int8 model;
+this module keeps the same names so a lesson's ``size="small"`` means exactly what
+``handTrack.load({modelSize: "small"})`` means in the browser.
+
+Nothing here imports TensorFlow: a widget can list the models cheaply.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from browserml.paths import npm_package_dir
+
+PACKAGE = "handtrackjs"
+VERSION = "0.1.5"
+MODEL_TYPES: tuple[str, ...] = ("ssd320fpnlite", "ssd640fpnlite")
+DEFAULT_MODEL_TYPE = "ssd320fpnlite"
+# handtrack.js's modelSizeMap: modelSize -> folder (large = float32, medium = float16, small = int8).
+MODEL_SIZES: dict[str, str] = {"large": "base", "medium": "fp16", "small": "int8"}
+DEFAULT_SIZE = "small"
+# handtrack.js's labelMap: class index (position in the score row + 1) -> label.
+LABELS: dict[int, str] = {
+    1: "open",
+    2: "closed",
+    3: "pinch",
+    4: "point",
+    5: "face",
+    6: "pointtip",
+    7: "pinchtip",
+}
+# handtrack.js's colorMap: how its renderPredictions draws each label.
+COLORS: dict[str, str] = {
+    "open": "#374151", "closed": "#B91C1C", "pinch": "#F59E0B", "point": "#10B981",
+    "face": "#3B82F6", "pointtip": "#6366F1", "pinchtip": "#EC4899",
+}
+
+
+class HandtrackModelError(ValueError):
+    """A handtrack.js model was asked for that does not exist (or is not installed)."""
+
+
+def package_dir() -> Path:
+    """``node_modules/handtrackjs`` (or, on Colab, where ``browserml.colab`` unpacked it),
+    with an error naming the fix when it is missing."""
+    path = npm_package_dir(PACKAGE)
+    if not (path / "package.json").is_file():
+        raise HandtrackModelError(
+            f"npm package {PACKAGE}@{VERSION} is not installed under {path.parent}. Run `make setup` "
+            f"(or `npm ci` in the project root): package.json lists it. On Colab the Setup cell fetches it."
+        )
+    return path
+
+
+def size_folder(size: str) -> str:
+    """The folder name (``int8``/``fp16``/``base``) of a size given either way."""
+    if size in MODEL_SIZES.values():
+        return size
+    if size not in MODEL_SIZES:
+        raise HandtrackModelError(
+            f"unknown handtrack.js model size {size!r}; choose one of {tuple(MODEL_SIZES)} "
+            f"(or the folder names {tuple(MODEL_SIZES.values())})"
+        )
+    return MODEL_SIZES[size]
+
+
+def model_dir(model_type: str = DEFAULT_MODEL_TYPE, size: str = DEFAULT_SIZE) -> Path:
+    """The folder of one shipped graph model (``model.json`` + shards).
+
+    ``size`` is handtrack.js's ``modelSize`` (``"small"``, ``"medium"``, ``"large"``);
+    the folder names ``"int8"``, ``"fp16"``, ``"base"`` are accepted too.
+    """
+    if model_type not in MODEL_TYPES:
+        raise HandtrackModelError(f"unknown handtrack.js model type {model_type!r}; choose one of {MODEL_TYPES}")
+    path = package_dir() / "models" / "webmodel" / model_type / size_folder(size)
+    if not (path / "model.json").is_file():
+        raise HandtrackModelError(
+            f"{path / 'model.json'} is missing: the {PACKAGE} install looks incomplete. "
+            "Run `make setup` (or `npm ci`) again."
+        )
+    return path
+
+

@@ -1,0 +1,499 @@
+"""Lesson 1: fitting a polynomial with TensorFlow's Ops API, the way the talk does in TF.js.
+
+The talk's first demo is TF.js at its lowest level: three ``tf.variable`` scalars a, b,
+c, a function ``f(x) = a·x² + b·x + c`` written with ops, a mean-squared-error loss,
+and ``optimizer.minimize`` in a loop. This module is that program in Python
+TensorFlow, for any degree, with two interchangeable training loops
+(``optimizer.minimize`` and an explicit ``GradientTape``) and the closed-form
+least-squares answer to check both against. The fitted polynomial is exported as a
+TF.js graph model with a standalone page that plots it.
+
+Coefficients are always ordered highest power first (``a, b, c`` for ``a·x²+b·x+c``),
+the same order as ``numpy.polyfit``.
+"""
+
+from __future__ import annotations
+
+import string
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from browserml.inbrowser import BrowserRequest
+from browserml.paths import TEMPLATES_DIR
+
+TrainMethod = str  # "minimize" | "tape"
+METHODS: tuple[str, ...] = ("minimize", "tape")
+MAX_DEGREE = 6
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A named experiment: the true polynomial, the data it makes, and how to train."""
+
+    name: str
+    true_coeffs: tuple[float, ...]
+    n_points: int
+    noise: float
+    learning_rate: float
+    iterations: int
+    normalize_y: bool = False
+    x_range: tuple[float, float] = (-1.0, 1.0)
+
+    @property
+    def degree(self) -> int:
+        return len(self.true_coeffs) - 1
+
+
+#: The talk's Ops API example: a quadratic a·x² + b·x + c with SGD.
+QUADRATIC = Setting("quadratic", (0.6, -0.4, 0.3), n_points=100, noise=0.05, learning_rate=0.5, iterations=200)
+#: tfjs-examples/polynomial-regression-core: a cubic, 100 points, σ=0.04, SGD lr 0.5, 75
+#: iterations, and y rescaled to [0, 1] before training, exactly as that example does.
+CUBIC = Setting("cubic", (-0.8, -0.2, 0.9, 0.5), n_points=100, noise=0.04, learning_rate=0.5, iterations=75,
+                normalize_y=True)
+SETTINGS = {s.name: s for s in (QUADRATIC, CUBIC)}
+
+
+def coefficient_names(degree: int) -> list[str]:
+    """``['a', 'b', 'c']`` for degree 2: the names the talk gives its variables."""
+    _check_degree(degree)
+    return list(string.ascii_lowercase[: degree + 1])
+
+
+def _check_degree(degree: int) -> None:
+    if not isinstance(degree, (int, np.integer)) or not 0 <= degree <= MAX_DEGREE:
+        raise ValueError(f"degree must be an int from 0 to {MAX_DEGREE}, got {degree!r}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class PolyData:
+    """Noisy samples of a polynomial, plus what is needed to interpret them.
+
+    When ``y`` was rescaled to [0, 1] (the tfjs-examples recipe), ``y_min`` and
+    ``y_range`` undo it, and :attr:`target_coeffs` are the coefficients of the
+    polynomial that the rescaled data actually follow.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    true_coeffs: tuple[float, ...]
+    noise: float
+    y_min: float = 0.0
+    y_range: float = 1.0
+
+    @property
+    def target_coeffs(self) -> np.ndarray:
+        """The coefficients a perfect fit of *this* data would find (before noise)."""
+        c = np.asarray(self.true_coeffs, dtype=np.float64)
+        c[-1] -= self.y_min
+        return c / self.y_range
+
+
+def make_data(
+    true_coeffs: Sequence[float],
+    n_points: int = 100,
+    noise: float = 0.04,
+    seed: int = 0,
+    normalize_y: bool = False,
+    x_range: tuple[float, float] = (-1.0, 1.0),
+) -> PolyData:
+    """Sample ``n_points`` x uniformly in ``x_range`` and y = polynomial + N(0, noise²).
+
+    With ``normalize_y`` the ys are rescaled to [0, 1] by their min and max, as
+    tfjs-examples' ``generateData`` does.
+    """
+    coeffs = tuple(float(c) for c in true_coeffs)
+    if not coeffs or not all(np.isfinite(coeffs)):
+        raise ValueError(f"true_coeffs must be finite numbers, got {true_coeffs!r}")
+    _check_degree(len(coeffs) - 1)
+    if not isinstance(n_points, (int, np.integer)) or n_points < 2:
+        raise ValueError(f"n_points must be an int of at least 2, got {n_points!r}")
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    lo, hi = map(float, x_range)
+    if not lo < hi:
+        raise ValueError(f"x_range must be (low, high) with low < high, got {x_range!r}")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(lo, hi, n_points)
+    y = np.polyval(coeffs, x) + rng.normal(0.0, noise, n_points)
+    y_min, y_range = 0.0, 1.0
+    if normalize_y:
+        y_min, y_range = float(y.min()), float(y.max() - y.min())
+        if y_range == 0:
+            raise ValueError("cannot rescale y to [0, 1]: all ys are equal")
+        y = (y - y_min) / y_range
+    return PolyData(x.astype(np.float32), y.astype(np.float32), coeffs, float(noise), y_min, y_range)
+
+
+def data_for(setting: Setting, seed: int = 0) -> PolyData:
+    """The data a :class:`Setting` describes."""
+    return make_data(setting.true_coeffs, setting.n_points, setting.noise, seed, setting.normalize_y, setting.x_range)
+
+
+def least_squares(data: PolyData, degree: int) -> np.ndarray:
+    """The exact minimiser of the MSE (``numpy.polyfit``): what SGD should converge to."""
+    _check_degree(degree)
+    return np.polyfit(data.x.astype(np.float64), data.y.astype(np.float64), degree)
+
+
+# --------------------------------------------------------------------------- model
+
+
+def _tf():
+    import browserml  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+    import tensorflow as tf
+
+    return tf
+
+
+class Polynomial:
+    """``f(x) = a·xⁿ + … + z``, one ``tf.Variable`` scalar per coefficient, as in the talk.
+
+    In TF.js the talk writes ``const a = tf.variable(tf.scalar(Math.random()))``; here
+    it is ``tf.Variable(random, name="a")``, and :meth:`__call__` is the same chain of
+    ``mul``/``add`` ops (Horner's rule, so any degree works).
+    """
+
+    def __init__(self, degree: int, init: Sequence[float] | None = None, seed: int = 0) -> None:
+        tf = _tf()
+        names = coefficient_names(degree)
+        if init is None:
+            init = np.random.default_rng(seed).uniform(0.0, 1.0, degree + 1)  # like Math.random()
+        if len(init) != degree + 1:
+            raise ValueError(f"degree {degree} needs {degree + 1} initial coefficients, got {len(init)}")
+        self.degree = degree
+        self.variables = [tf.Variable(float(v), dtype=tf.float32, name=n) for n, v in zip(names, init)]
+
+    def __call__(self, x):
+        """Evaluate at a float32 tensor ``x`` with TF ops (differentiable)."""
+        tf = _tf()
+        y = tf.zeros_like(x) + self.variables[0]
+        for coeff in self.variables[1:]:
+            y = y * x + coeff
+        return y
+
+    @property
+    def coeffs(self) -> np.ndarray:
+        return np.array([float(v.numpy()) for v in self.variables])
+
+
+def mse(prediction, target):
+    """Mean squared error, written with ops like the talk's ``pred.sub(label).square().mean()``."""
+    tf = _tf()
+    return tf.reduce_mean(tf.square(prediction - target))
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """One SGD iteration: the loss before the update and the coefficients after it."""
+
+    iteration: int
+    loss: float
+    coeffs: np.ndarray
+
+
+def train_steps(
+    model: Polynomial,
+    data: PolyData,
+    learning_rate: float,
+    iterations: int,
+    method: TrainMethod = "minimize",
+    stop: threading.Event | None = None,
+) -> Iterator[TrainStep]:
+    """Run SGD, yielding after every iteration so a caller can plot, log or stop.
+
+    ``method="minimize"`` is the talk's ``optimizer.minimize(() => loss(f(xs), ys))``;
+    ``method="tape"`` spells out what ``minimize`` does: record the forward pass on a
+    ``GradientTape``, take the gradient, apply it. From the same start both give the
+    same numbers.
+    """
+    tf = _tf()
+    import tf_keras
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not np.isfinite(learning_rate) or learning_rate <= 0:
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    if not isinstance(iterations, (int, np.integer)) or iterations < 0:
+        raise ValueError(f"iterations must be a non-negative int, got {iterations!r}")
+    xs, ys = tf.constant(data.x), tf.constant(data.y)
+    optimizer = tf_keras.optimizers.SGD(learning_rate)
+    for i in range(1, iterations + 1):
+        if stop is not None and stop.is_set():
+            return
+        if method == "minimize":
+            box: list[float] = []
+
+            def loss_fn():
+                value = mse(model(xs), ys)
+                box.append(float(value))
+                return value
+
+            optimizer.minimize(loss_fn, var_list=model.variables)
+            loss = box[-1]
+        else:
+            with tf.GradientTape() as tape:
+                value = mse(model(xs), ys)
+            grads = tape.gradient(value, model.variables)
+            optimizer.apply_gradients(zip(grads, model.variables))
+            loss = float(value)
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"loss became {loss} at iteration {i}: the learning rate {learning_rate} is too large "
+                "for this data; try a smaller one"
+            )
+        yield TrainStep(i, loss, model.coeffs)
+
+
+@dataclass
+class FitResult:
+    """The outcome of :func:`fit`: final coefficients and the loss at every iteration."""
+
+    coeffs: np.ndarray
+    losses: list[float] = field(default_factory=list)
+    initial_coeffs: np.ndarray | None = None
+
+
+def fit(
+    data: PolyData,
+    degree: int,
+    learning_rate: float,
+    iterations: int,
+    method: TrainMethod = "minimize",
+    init: Sequence[float] | None = None,
+    seed: int = 0,
+    on_step: Callable[[TrainStep], None] | None = None,
+) -> FitResult:
+    """Fit a degree-``degree`` polynomial to ``data`` with SGD and return the result."""
+    model = Polynomial(degree, init, seed)
+    result = FitResult(model.coeffs, [], model.coeffs)
+    for step in train_steps(model, data, learning_rate, iterations, method):
+        result.losses.append(step.loss)
+        result.coeffs = step.coeffs
+        if on_step is not None:
+            on_step(step)
+    return result
+
+
+def gradient(coeffs: Sequence[float], data: PolyData) -> np.ndarray:
+    """The MSE gradient in closed form, ``(2/N)·Σ (f(x)−y)·xᵏ``: a check on autodiff."""
+    x, y = data.x.astype(np.float64), data.y.astype(np.float64)
+    residual = np.polyval(coeffs, x) - y
+    powers = np.vander(x, len(coeffs))
+    return 2.0 * residual @ powers / len(x)
+
+
+# --------------------------------------------------------------------------- export
+
+_PAGE_TEMPLATE = TEMPLATES_DIR / "polynomial_index.html"
+
+
+def serving_module(coeffs: Sequence[float]):
+    """A ``tf.Module`` whose ``serve`` signature is ``{x: [n]} -> {y: [n]}``."""
+    tf = _tf()
+    coeffs = [float(c) for c in coeffs]
+    _check_degree(len(coeffs) - 1)
+
+    class PolynomialModule(tf.Module):
+        def __init__(self) -> None:
+            super().__init__(name="polynomial")
+            self.coeffs = tf.Variable(coeffs, dtype=tf.float32, name="coeffs")
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+        def serve(self, x):
+            y = tf.zeros_like(x) + self.coeffs[0]
+            for k in range(1, len(coeffs)):
+                y = y * x + self.coeffs[k]
+            return {"y": y}
+
+    return PolynomialModule()
+
+
+def export_polynomial(
+    coeffs: Sequence[float],
+    out_dir: str | Path,
+    data: PolyData | None = None,
+    x_range: tuple[float, float] = (-1.0, 1.0),
+    grid_points: int = 101,
+) -> Path:
+    """Export the fitted polynomial as a TF.js graph model with its ``index.html`` page.
+
+    ``browserml.json`` records the coefficients and the grid the page plots on, so a
+    test can compare the page's predictions with ``numpy.polyval`` on that grid.
+    """
+    from browserml.export import export_graph_model
+
+    coeffs = [float(c) for c in coeffs]
+    if not all(np.isfinite(coeffs)):
+        raise ValueError(f"coefficients must be finite, got {coeffs}")
+    module = serving_module(coeffs)
+    names = coefficient_names(len(coeffs) - 1)
+    terms = " + ".join(f"{n}·x^{len(coeffs) - 1 - i}" for i, n in enumerate(names))
+    extra: dict = {
+        "coefficients": dict(zip(names, coeffs)),
+        "coefficient_order": "highest power first",
+        "grid": {"start": float(x_range[0]), "stop": float(x_range[1]), "num": int(grid_points)},
+    }
+    if data is not None:
+        extra["data"] = {"x": data.x.astype(float).round(6).tolist(), "y": data.y.astype(float).round(6).tolist()}
+    return export_graph_model(
+        module.serve,
+        out_dir,
+        module=module,
+        task="polynomial-regression",
+        parity_inputs={"x": np.linspace(x_range[0], x_range[1], 11, dtype=np.float32)},
+        title="Polynomial fitted with TensorFlow's Ops API",
+        description=f"f(x) = {terms}, fitted by SGD in browserml lesson 1 and exported as a TF.js graph model.",
+        extra=extra,
+        extra_files={"index.html": _PAGE_TEMPLATE.read_text(encoding="utf-8")},
+    )
+
+
+def grid_predictions(export_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The grid an export's page plots on, and ``numpy.polyval`` of its coefficients there."""
+    from browserml.export import read_manifest
+
+    extra = read_manifest(export_dir).extra
+    grid = extra["grid"]
+    xs = np.linspace(grid["start"], grid["stop"], grid["num"], dtype=np.float32)
+    coeffs = list(extra["coefficients"].values())
+    return xs, np.polyval(coeffs, xs.astype(np.float64))
+
+
+def browser_request(export_dir: str | Path, n: int | None = None) -> BrowserRequest:
+    """What ``run_in_browser`` needs to run this export in the learner's page: ``x`` on
+    the grid its page plots (``n`` points across the same range; default the page's
+    own count), and ``numpy.polyval`` of the exported coefficients as Python's answer,
+    in float64 on the very float32 ``x`` the page gets."""
+    from browserml.export import read_manifest
+
+    extra = read_manifest(export_dir).extra
+    if "coefficients" not in extra or "grid" not in extra:
+        raise ValueError(f"{export_dir} is not a lesson-1 polynomial export "
+                         "(browserml.json has no coefficients or grid)")
+    grid = extra["grid"]
+    num = int(grid["num"] if n is None else n)
+    if num < 1:
+        raise ValueError(f"n must be at least 1, got {num}")
+    coeffs = [float(c) for c in extra["coefficients"].values()]
+    xs = np.linspace(grid["start"], grid["stop"], num, dtype=np.float32)
+    return {"inputs": {"x": xs},
+            "reference": lambda d: {"y": np.polyval(coeffs, np.asarray(d["x"], dtype=np.float64))}}
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+def plot_fit(data: PolyData, coeffs: Sequence[float] | None = None, losses: Sequence[float] | None = None,
+             title: str = ""):
+    """Data and the current fit, beside the loss curve (a matplotlib ``Figure``, no pyplot,
+    so it is safe to draw from a widget's training thread)."""
+    from browserml.figures import new_figure
+
+    fig = new_figure(9, 3.4)
+    ax, ax_loss = fig.subplots(1, 2, width_ratios=[3, 2])
+    ax.scatter(data.x, data.y, s=10, alpha=0.6, label="data", color="tab:blue")
+    grid = np.linspace(float(data.x.min()), float(data.x.max()), 200)
+    ax.plot(grid, np.polyval(data.target_coeffs, grid), "--", color="gray", label="true polynomial")
+    if coeffs is not None:
+        ax.plot(grid, np.polyval(coeffs, grid), color="tab:orange", lw=2, label="current fit")
+    ax.set(xlabel="x", ylabel="y", title=title or "data and fit")
+    ax.legend(loc="best", fontsize=8)
+    if losses:
+        ax_loss.plot(np.arange(1, len(losses) + 1), losses, color="tab:red")
+        ax_loss.set_yscale("log")
+    ax_loss.set(xlabel="iteration", ylabel="MSE loss", title="loss")
+    return fig
+
+
+def coefficient_table(learned: Sequence[float], data: PolyData) -> list[dict[str, float | str]]:
+    """Rows of name, learned, target and least-squares value for each coefficient.
+
+    The target is the true polynomial's coefficient (zero for powers it lacks); when the
+    model's degree is below the truth's there is no true counterpart, so it is NaN.
+    """
+    degree = len(learned) - 1
+    # Leading zeros (the app's "true x³ = 0") do not raise the true polynomial's degree.
+    truth = np.trim_zeros(data.target_coeffs, "f")
+    truth = truth if len(truth) else np.zeros(1)
+    if degree + 1 >= len(truth):
+        target = np.concatenate([np.zeros(degree + 1 - len(truth)), truth])
+    else:
+        target = np.full(degree + 1, np.nan)
+    exact = least_squares(data, degree)
+    return [
+        {"name": n, "learned": float(lv), "target": float(t), "least_squares": float(e)}
+        for n, lv, t, e in zip(coefficient_names(degree), learned, target, exact)
+    ]
+
+
+# --------------------------------------------------------------------------- the same loop in TF.js
+
+
+def fit_in_tfjs(
+    data: PolyData,
+    init: Sequence[float],
+    learning_rate: float,
+    iterations: int,
+    backend: str = "cpu",
+) -> dict:
+    """Run the talk's JS training loop (``js/polyfit_train.cjs``) in TF.js under Node.
+
+    From the same data and starting coefficients it must reach the same coefficients
+    as :func:`fit`: that is the check that the Python lesson teaches what TF.js does.
+    Returns ``{"coeffs", "losses", "train_ms", "backend", "tfjs_version"}``.
+    """
+    from browserml.tfjs_check import run_node_script
+
+    config = {"x": data.x.astype(float).tolist(), "y": data.y.astype(float).tolist(),
+              "init": [float(v) for v in init], "learning_rate": float(learning_rate), "iterations": int(iterations)}
+    result = run_node_script("polyfit_train.cjs", ["--backend", backend], payload=config)
+    result["coeffs"] = np.asarray(result["coeffs"])
+    return result
+
+
+# --------------------------------------------------------------------------- exercises
+
+
+def check_fast_learning_rate(learning_rate: float, data: PolyData, iterations: int = 30) -> bool:
+    """Exercise: a learning rate that gets a quadratic within 1% of the least-squares loss
+    in ``iterations`` SGD steps (from the default start), without diverging."""
+    from browserml.exercises import check
+
+    best = float(np.mean((np.polyval(least_squares(data, 2), data.x) - data.y) ** 2))
+    try:
+        losses = fit(data, 2, float(learning_rate), iterations, method="tape").losses
+    except FloatingPointError:
+        losses = [0.0, float("inf")]
+    final = losses[-1]
+    if final > losses[0]:
+        return check(False, "", f"with learning rate {learning_rate} the loss grows (diverges); try a smaller one")
+    return check(final <= 1.01 * best, f"loss {final:.6f} is within 1% of the best possible {best:.6f}",
+                 f"after {iterations} steps the loss is {final:.6f}, the best is {best:.6f}; try a larger rate")
+
+
+def check_loss_floor(answer: float, data: PolyData, degree: int) -> bool:
+    """Exercise: the smallest MSE any degree-``degree`` polynomial can reach on ``data``."""
+    from browserml.exercises import check
+
+    best = float(np.mean((np.polyval(least_squares(data, degree), data.x) - data.y) ** 2))
+    return check(abs(float(answer) - best) <= 1e-4 * max(1.0, best) + 1e-6,
+                 f"the floor for degree {degree} is {best:.6f}",
+                 f"{answer} is not the least-squares loss; which numpy function gives the exact fit?")
+
+
+def check_ops_function(fn: Callable, coeffs: Sequence[float] = (-0.8, -0.2, 0.9, 0.5)) -> bool:
+    """Exercise: ``fn(x, a, b, c, d)`` computes a·x³+b·x²+c·x+d with TF ops."""
+    from browserml.exercises import check
+
+    tf = _tf()
+    x = np.linspace(-1.5, 1.5, 13).astype(np.float32)
+    got = np.asarray(fn(tf.constant(x), *[tf.constant(c) for c in coeffs]))
+    return check(got.shape == x.shape and np.allclose(got, np.polyval(coeffs, x), atol=1e-5),
+                 "your ops compute the cubic", "compare your function with numpy.polyval on a few points")

@@ -1,0 +1,503 @@
+"""Lesson 4's app: handtrack.js's detector, live, on your photo, a webcam snapshot or a sample.
+
+``HandtrackState`` holds the picture and handtrack.js's settings (model type, model
+size, score threshold, IoU threshold, max boxes, flip) and computes what the app shows,
+with no widgets: tests set values and call methods. The network's raw outputs (12,804
+boxes x 7 scores) are memoised per picture, model and flip, so moving a threshold or
+the box cap only re-runs the cheap post-processing (best class per box + NMS), as in
+:mod:`browserml.handtrack.detect`, which splits ``detect()`` into exactly those steps.
+
+``HandtrackApp`` is the thin view: an upload, a webcam snapshot button
+(:class:`WebcamSnapshot`, where the front end allows a camera), sample buttons, the
+model pickers and sliders, the annotated picture, a table of detections, latency and
+FPS. Loading a model and the first run take seconds, so they run in a
+:class:`BackgroundJob` while the controls are disabled.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import io
+import re
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import anywidget
+import ipywidgets as W
+import numpy as np
+import traitlets
+
+from browserml.data.images import ImageDataError, read_image
+from browserml.handtrack import detect as ht
+from browserml.handtrack import images as samples
+from browserml.handtrack.draw import draw_detections
+from browserml.handtrack.models import MODEL_SIZES, MODEL_TYPES
+from widgets.common import (BackgroundJob, clear_upload, guarded, html_table, on_change, slow_slider, uploaded_files,
+                            wrap)
+
+#: State setting -> handtrack.js parameter (what :func:`browserml.handtrack.detect.check_params` checks).
+PARAMETERS: dict[str, str] = {
+    "model_type": "modelType",
+    "size": "modelSize",
+    "score_threshold": "scoreThreshold",
+    "iou_threshold": "iouThreshold",
+    "max_boxes": "maxNumBoxes",
+    "flip_horizontal": "flipHorizontal",
+}
+RAW_MEMO_SIZE = 8  # raw outputs kept (pictures x models x flips): 12,804 x 11 floats each
+WARMUP_SHAPE = (300, 300, 3)  # handtrack.js's load() runs one zero frame this size before the first detect()
+DEFAULT_SAMPLE = "two_open_hands"
+SIZE_NAMES = {"large": "float32", "medium": "float16", "small": "int8"}
+
+
+class _Memo:
+    """A small thread-safe LRU dict (the background job and the kernel both read it)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self.lock:
+            if key not in self.data:
+                return None
+            self.data.move_to_end(key)
+            return self.data[key]
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        with self.lock:
+            self.data[key] = value
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+        return value
+
+
+class HandtrackState:
+    """The picture, handtrack.js's settings and the detections, with no widgets.
+
+    Settings (change them with :meth:`configure`; a bad value raises
+    :class:`~browserml.handtrack.detect.HandDetectError`, a ``ValueError``, and changes
+    nothing): ``model_type`` (``"ssd320fpnlite"`` or ``"ssd640fpnlite"``), ``size``
+    (handtrack.js's ``modelSize``: ``"small"`` int8, ``"medium"`` float16,
+    ``"large"`` float32), ``score_threshold``, ``iou_threshold``, ``max_boxes`` and
+    ``flip_horizontal``; the defaults are handtrack.js's. The picture is set with
+    :meth:`set_image`, :meth:`set_image_bytes` or :meth:`use_sample`.
+    """
+
+    def __init__(self, image: np.ndarray | None = None, name: str = "", *,
+                 loader: Callable[..., ht.HandDetector] = ht.load, **settings: Any) -> None:
+        defaults = ht.DEFAULT_PARAMS
+        self.model_type: str = defaults["modelType"]
+        self.size: str = defaults["modelSize"]
+        self.score_threshold: float = defaults["scoreThreshold"]
+        self.iou_threshold: float = defaults["iouThreshold"]
+        self.max_boxes: int = defaults["maxNumBoxes"]
+        self.flip_horizontal: bool = defaults["flipHorizontal"]
+        self.image: np.ndarray | None = None
+        self.image_name = ""
+        self.latency_ms: float | None = None  # the last full detect(): resize + network + NMS
+        self.postprocess_ms: float | None = None  # the last best-class + NMS alone
+        self._loader = loader
+        self._version = 0  # bumped per picture: the memo key, cheaper than hashing pixels
+        self._detectors = _Memo(len(MODEL_TYPES) * len(MODEL_SIZES))
+        self._raw = _Memo(RAW_MEMO_SIZE)
+        self._detections = _Memo(64)
+        self.configure(**settings)
+        if image is not None:
+            self.set_image(image, name)
+
+    # ---- settings
+    def params(self, **changes: Any) -> dict[str, Any]:
+        """handtrack.js's parameter object for the current settings (plus ``changes``), checked."""
+        unknown = set(changes) - set(PARAMETERS)
+        if unknown:
+            raise ht.HandDetectError(f"unknown setting(s) {sorted(unknown)}; known: {list(PARAMETERS)}")
+        values = {name: getattr(self, name) for name in PARAMETERS} | changes
+        return ht.check_params({PARAMETERS[name]: value for name, value in values.items()})
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings by name; all are checked before any is applied."""
+        checked = self.params(**changes)
+        for name in changes:
+            value = checked[PARAMETERS[name]]
+            setattr(self, name, bool(value) if name == "flip_horizontal" else value)
+
+    # ---- the picture
+    def set_image(self, image: np.ndarray, name: str = "image") -> None:
+        """Use ``image`` (uint8 RGB ``(H, W, 3)``; RGBA loses its alpha); a copy is kept, read-only."""
+        rgb = np.array(ht.check_image(image), dtype=np.uint8, copy=True)
+        rgb.flags.writeable = False
+        self.image, self.image_name = rgb, str(name)
+        self._version += 1
+
+    def set_image_bytes(self, content: bytes, name: str) -> None:
+        """Use an image file's bytes (an upload, a webcam JPEG); a file that is not an image,
+        or is corrupt, raises :class:`~browserml.data.images.ImageDataError` naming it and
+        leaves the current picture alone."""
+        self.set_image(read_image(bytes(content), name), name)
+
+    def use_sample(self, name: str) -> None:
+        """Use one of the lesson's test scenes (:data:`browserml.handtrack.images.SCENES`)."""
+        self.set_image(samples.scene(name), name)
+
+    def _require_image(self) -> np.ndarray:
+        if self.image is None:
+            raise RuntimeError("no picture yet: upload one, take a webcam photo or pick a sample")
+        return self.image
+
+    # ---- running
+    def detector(self) -> ht.HandDetector:
+        """The current model, loaded once per type and size and warmed up the way
+        handtrack.js's ``load()`` does (one zero frame), so the first latency is honest."""
+        key = (self.model_type, self.size)
+        found = self._detectors.get(key)
+        if found is None:
+            found = self._loader(model_type=self.model_type, size=self.size)
+            found.raw(np.zeros(WARMUP_SHAPE, np.uint8))
+            self._detectors.put(key, found)
+        return found
+
+    def _raw_key(self) -> tuple[Any, ...]:
+        return (self._version, self.model_type, self.size, self.flip_horizontal)
+
+    def ready(self) -> bool:
+        """Whether :meth:`detections` can answer without running the network."""
+        return self.image is not None and self._raw.get(self._raw_key()) is not None
+
+    def raw(self) -> tuple[np.ndarray, np.ndarray]:
+        """The network's ``(boxes (N, 4), scores (N, 7))`` for the picture as the current model
+        and flip see it; memoised, and timed (:attr:`latency_ms`) when it really runs."""
+        image = self._require_image()
+        key = self._raw_key()
+        found = self._raw.get(key)
+        if found is None:
+            det = self.detector()
+            params = self.params()
+            start = time.perf_counter()
+            found = self._raw.put(key, det.graph.raw(ht.model_input(image, params)))
+            self._postprocess(found)  # timed with the rest: handtrack.js's FPS covers its whole detect()
+            self.latency_ms = (time.perf_counter() - start) * 1000.0
+        return found
+
+    def _postprocess(self, raw: tuple[np.ndarray, np.ndarray]) -> list[dict[str, Any]]:
+        """handtrack.js's steps after the network: best class per box, NMS, boxes in pixels."""
+        image = self._require_image()
+        start = time.perf_counter()
+        boxes, scores = raw
+        best, columns = ht.max_scores(scores)
+        keep = ht.non_max_suppression(boxes, best, self.max_boxes, self.iou_threshold, self.score_threshold)
+        found = ht.build_detections(boxes, best, columns, keep, image.shape[1], image.shape[0])
+        self.postprocess_ms = (time.perf_counter() - start) * 1000.0
+        return found
+
+    def detections(self) -> list[dict[str, Any]]:
+        """What handtrack.js's ``detect()`` returns for the picture and settings, best first
+        (``score`` a float): memoised per picture and settings."""
+        key = (*self._raw_key(), float(self.score_threshold), float(self.iou_threshold), int(self.max_boxes))
+        found = self._detections.get(key)
+        if found is None:
+            found = self._detections.put(key, self._postprocess(self.raw()))
+        return found
+
+    @property
+    def fps(self) -> float | None:
+        """Frames per second at :attr:`latency_ms` (handtrack.js's ``getFPS()``, unrounded)."""
+        return None if not self.latency_ms else 1000.0 / self.latency_ms
+
+    # ---- what the app shows
+    def shown_image(self) -> np.ndarray:
+        """The picture the boxes refer to: mirrored when ``flip_horizontal`` is on (handtrack.js
+        draws the mirrored video under boxes it reports in the mirrored frame)."""
+        image = self._require_image()
+        return np.ascontiguousarray(image[:, ::-1]) if self.flip_horizontal else image
+
+    def annotated(self) -> np.ndarray:
+        """The shown picture with each detection's box and ``label score``, in handtrack.js's colours."""
+        return draw_detections(self.shown_image(), self.detections())
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One table row per detection: label, class, score and the ``[x, y, w, h]`` box in pixels."""
+        return [{"#": k + 1, "label": d["label"], "class": d["class"], "score": round(d["score"], 3),
+                 "x": round(d["bbox"][0], 1), "y": round(d["bbox"][1], 1),
+                 "width": round(d["bbox"][2], 1), "height": round(d["bbox"][3], 1)}
+                for k, d in enumerate(self.detections())]
+
+    def describe(self) -> str:
+        """One line: model, weights, picture size, detections, latency and FPS."""
+        image = self._require_image()
+        n = len(self.detections())
+        timing = "" if self.latency_ms is None else (
+            f" · detect() {self.latency_ms:.0f} ms ≈ {self.fps:.1f} FPS (Python TensorFlow, this machine)"
+            f" · thresholds re-applied in {self.postprocess_ms:.1f} ms")
+        return (f"{self.model_type} · {self.size} ({SIZE_NAMES[self.size]} weights) · "
+                f"{self.image_name} {image.shape[1]}×{image.shape[0]} · {n} detection{'s' * (n != 1)}{timing}")
+
+
+# --------------------------------------------------------------------------- the webcam
+
+
+_WEBCAM_ESM = r"""
+export default {
+  render({ model, el }) {
+    const button = document.createElement("button");
+    button.textContent = "Take a webcam photo";
+    const status = document.createElement("span");
+    status.style.marginLeft = "8px"; status.style.color = "#555";
+    const say = (text) => { status.textContent = text; model.set("status", text); model.save_changes(); };
+    const timeout = (ms, why) => new Promise((_, reject) => setTimeout(() => reject(new Error(why)), ms));
+    button.addEventListener("click", async () => {
+      const media = navigator.mediaDevices;
+      if (!media || !media.getUserMedia) {
+        say("No camera: this front end gives no camera access (it needs a browser page served over https " +
+            "or localhost). Upload a photo instead.");
+        return;
+      }
+      button.disabled = true;
+      say("asking for the camera…");
+      let stream = null, late = false;
+      try {
+        const asked = media.getUserMedia({ video: { facingMode: "user" }, audio: false });
+        asked.then((s) => { if (late) s.getTracks().forEach((t) => t.stop()); }, () => {});
+        stream = await Promise.race([asked, timeout(model.get("timeout_ms"),
+          "no answer from the camera (is the permission prompt still open?)")]);
+        const video = document.createElement("video");
+        video.muted = true; video.playsInline = true; video.srcObject = stream;
+        await Promise.race([video.play(), timeout(5000, "the camera sent no picture")]);
+        await new Promise((r) => setTimeout(r, 400));  // let exposure settle
+        const canvas = document.createElement("canvas");
+        canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+        if (!canvas.width || !canvas.height) throw new Error("the camera sent an empty frame");
+        canvas.getContext("2d").drawImage(video, 0, 0);
+        model.set("data_url", canvas.toDataURL("image/jpeg", 0.9));
+        model.set("shots", model.get("shots") + 1);
+        say(`photo taken (${canvas.width}×${canvas.height})`);
+      } catch (err) {
+        late = true;
+        const name = err && err.name;
+        const why = name === "NotAllowedError" ? "camera permission denied"
+          : name === "NotFoundError" ? "no camera found"
+          : name === "NotReadableError" ? "the camera is in use by another program"
+          : String((err && err.message) || err);
+        say(`No photo: ${why}. Upload a photo instead.`);
+      } finally {
+        if (stream) stream.getTracks().forEach((t) => t.stop());
+        button.disabled = false;
+      }
+    });
+    el.appendChild(button); el.appendChild(status);
+  }
+};
+"""
+
+_DATA_URL = re.compile(r"^data:image/(png|jpeg|webp|gif);base64,([A-Za-z0-9+/=\s]+)$")
+
+
+class WebcamSnapshot(anywidget.AnyWidget):
+    """A button that takes one webcam photo in the browser and sends it to Python.
+
+    The page asks ``navigator.mediaDevices.getUserMedia`` for the camera, draws one
+    frame on a canvas and sets ``data_url`` to a JPEG ``data:`` URL. Where there is no
+    camera API (no browser page, plain http), no camera, or no permission, ``status``
+    says so in words; every wait has a timeout (``timeout_ms`` for the permission
+    prompt), so the button never hangs.
+    """
+
+    _esm = _WEBCAM_ESM
+    data_url = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+    shots = traitlets.Int(0).tag(sync=True)
+    timeout_ms = traitlets.Int(20_000).tag(sync=True)
+
+
+def decode_data_url(url: str, name: str = "webcam photo") -> bytes:
+    """The image bytes of a ``data:image/...;base64,...`` URL; anything else raises
+    :class:`ImageDataError` naming ``name``."""
+    match = _DATA_URL.match(url or "")
+    if match is None:
+        raise ImageDataError(f"{name}: not an image data URL (expected data:image/jpeg;base64,...)")
+    try:
+        return base64.b64decode(re.sub(r"\s", "", match.group(2)), validate=True)
+    except ValueError as err:
+        raise ImageDataError(f"{name}: the data URL's base64 is corrupt ({err})") from err
+
+
+# --------------------------------------------------------------------------- view
+
+
+def _png(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class HandtrackApp:
+    """Picture sources | model and settings | annotated picture, detections, latency.
+
+    ``background=False`` runs the slow work (loading a model, the network) inline, for
+    tests and scripts; by default it runs in a :class:`BackgroundJob` with the controls
+    disabled, and a change made meanwhile is applied when the job ends. Threshold and
+    box-cap changes never wait: they only re-run NMS on the memoised raw outputs.
+    """
+
+    def __init__(self, state: HandtrackState | None = None, sample: str | None = DEFAULT_SAMPLE,
+                 background: bool = True) -> None:
+        self.state = state or HandtrackState()
+        if self.state.image is None and sample is not None:
+            self.state.use_sample(sample)
+        self.background = background
+        self.output = W.Output()
+        self.errors = W.HTML()
+        self.job_errors = W.HTML()
+        self.job = BackgroundJob(self.job_errors)
+        self._lock = threading.Lock()
+        self._working = self._pending = False
+        st = self.state
+        wide = {"description_width": "initial"}
+
+        self.upload = W.FileUpload(accept="image/*", multiple=False, description="Upload a photo")
+        try:
+            self.webcam: WebcamSnapshot | None = WebcamSnapshot()
+            webcam_view: W.Widget = self.webcam
+        except Exception as err:  # noqa: BLE001  (no anywidget front end: say so, the rest still works)
+            self.webcam = None
+            webcam_view = W.HTML(f"Webcam photos need anywidget ({err}); upload a photo instead.")
+        self.sample_buttons = [W.Button(description=name.replace("_", " "), tooltip=scene.shows,
+                                        layout=W.Layout(width="auto"))
+                               for name, scene in samples.SCENES.items()]
+        self.model_type = W.Dropdown(options=list(MODEL_TYPES), value=st.model_type, description="model type",
+                                     style=wide)
+        self.size = W.Dropdown(options=[(f"{s} ({SIZE_NAMES[s]}, folder {f})", s) for s, f in MODEL_SIZES.items()],
+                               value=st.size, description="model size", style=wide)
+        self.score = slow_slider(W.FloatSlider, value=st.score_threshold, min=0.0, max=1.0, step=0.01,
+                                 description="score threshold")
+        self.iou = slow_slider(W.FloatSlider, value=st.iou_threshold, min=0.0, max=1.0, step=0.01,
+                               description="IoU threshold (NMS)")
+        self.max_boxes = slow_slider(W.IntSlider, value=st.max_boxes, min=1, max=100, description="max boxes")
+        self.flip = W.Checkbox(value=st.flip_horizontal, description="flip horizontally (selfie view)")
+        self.picture = W.Image(format="png", layout=W.Layout(max_width="640px"))
+        self.table = W.HTML()
+        self.stats = W.HTML()
+        self.progress_label = W.HTML()
+        self.controls: list[W.DOMWidget] = [self.upload, self.model_type, self.size, self.score, self.iou,
+                                            self.max_boxes, self.flip, *self.sample_buttons]
+        self._wire()
+        self.app = W.VBox([
+            W.HTML("<b>Handtrack.js, live</b>: the npm package's own model finds hands (and faces) in a picture. "
+                   "Boxes below the score threshold, or overlapping a better box by more than the IoU threshold, "
+                   "are dropped."),
+            W.HBox([self.upload, webcam_view]),
+            W.HBox([W.HTML("samples:"), *self.sample_buttons]),
+            W.HBox([self.model_type, self.size]),
+            W.HBox([self.score, self.iou]),
+            W.HBox([self.max_boxes, self.flip]),
+            self.progress_label, self.errors, self.job_errors,
+            W.HBox([self.picture, W.VBox([self.stats, self.table])]),
+            self.output,
+        ])
+        guarded(self.refresh, self.output, self.errors)()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.app)
+
+    # ---- wiring
+    def _wire(self) -> None:
+        out, err, st = self.output, self.errors, self.state
+        for widget, name in ((self.model_type, "model_type"), (self.size, "size"), (self.score, "score_threshold"),
+                             (self.iou, "iou_threshold"), (self.max_boxes, "max_boxes"),
+                             (self.flip, "flip_horizontal")):
+            on_change(widget, lambda v, name=name: (st.configure(**{name: v}), self.refresh()), out, err)
+        on_change(self.upload, self._on_upload, out, err)
+        for button, name in zip(self.sample_buttons, samples.SCENES):
+            button.on_click(wrap(lambda _b, name=name: (st.use_sample(name), self.refresh()), out, err))
+        if self.webcam is not None:
+            self.webcam.observe(guarded(lambda change: self._on_webcam(change["new"]), out, err), names="data_url")
+
+    def _on_upload(self, value: Any) -> None:
+        files = uploaded_files(value)  # ipywidgets 7 and 8 shape it differently
+        if not files:
+            return
+        name, content = files[0]
+        try:
+            self.state.set_image_bytes(content, name)
+        finally:
+            clear_upload(self.upload)  # so the same file can be uploaded again
+        self.refresh()
+
+    def _on_webcam(self, url: str) -> None:
+        if not url:
+            return
+        self.state.set_image_bytes(decode_data_url(url), "webcam photo")
+        self.refresh()
+
+    # ---- running
+    def refresh(self) -> None:
+        """Show the state: at once when the raw outputs are memoised, else after running the
+        network (in the background unless ``background=False``)."""
+        with self._lock:
+            if self._working:
+                self._pending = True
+                return
+            slow = self.state.image is not None and not self.state.ready()
+            self._working = slow
+        if not slow:
+            self._render()
+            return
+        self._set_busy(True)
+        if not self.background:
+            self._work()
+        elif not self.job.start(self._work):
+            self.job.join()  # the previous job is past its last step; wait for its thread to end
+            self.job.start(self._work)
+
+    def wait(self, timeout: float | None = 300) -> None:
+        """Block until the background work is done (for tests and scripts)."""
+        self.job.join(timeout)
+
+    def _work(self) -> None:
+        """Run the network for the current settings; loop while changes arrive, then report."""
+        while True:
+            with self._lock:
+                self._pending = False
+            failure: BaseException | None = None
+            try:
+                self.state.raw()
+                self._render()
+            except Exception as err:  # noqa: BLE001  (reported below, once no newer settings are waiting)
+                failure = err
+            with self._lock:
+                if self._pending:
+                    continue
+                self._working = False
+                self._set_busy(False)
+            break
+        if failure is not None:
+            self.progress_label.value = "<span style='color:#b00020'>stopped: see the message below</span>"
+            raise failure
+
+    def _set_busy(self, busy: bool) -> None:
+        for control in self.controls:
+            control.disabled = busy
+        self.progress_label.value = (f"loading {self.state.model_type} ({self.state.size}) and running it…"
+                                     if busy else "")
+
+    def _render(self) -> None:
+        st = self.state
+        if st.image is None:
+            self.stats.value = "Upload a photo, take a webcam photo or pick a sample."
+            self.table.value, self.picture.value = "", b""
+            return
+        self.picture.value = _png(st.annotated())
+        self.stats.value = f"<span style='color:#555'>{st.describe()}</span>"
+        rows = st.rows()
+        self.table.value = html_table(rows, fmt="{:.3f}") if rows else "<i>no detection above the threshold</i>"
+
+
+__all__ = ["HandtrackApp", "HandtrackState", "WebcamSnapshot", "decode_data_url"]
