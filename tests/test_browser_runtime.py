@@ -620,17 +620,22 @@ def test_a_kernel_that_reads_widget_messages_only_between_cells_hears_page_only_
     the cell could only time out: `await job` returns at once and says where the results
     will show."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from widgets import browser_runtime as br
+
+    def await_in_a_fresh_loop(coroutine):  # a loop of its own: other tests may leave one running here
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
 
     monkeypatch.setattr(br, "_kernel_reads_comms_only_between_cells", lambda: True)
     job = br.BrowserJob("colab", br.prepare_run(exports["graph"], None, None, ("wasm",)), deadline_s=60)
     started = time.monotonic()
-    value = asyncio.run(job.wait_async())
+    value = await_in_a_fresh_loop(job.wait_async())
     assert time.monotonic() - started < 1.0
     assert value.status == br.PAGE_ONLY and value.summary() == br.PAGE_ONLY and "Colab" in value.summary()
     assert not job.done(), "the answer may still come, after the cell"
     monkeypatch.setattr(br, "_kernel_reads_comms_only_between_cells", lambda: False)
     started = time.monotonic()
-    asyncio.run(job.wait_async(timeout=0.3))
+    await_in_a_fresh_loop(job.wait_async(timeout=0.3))
     assert time.monotonic() - started >= 0.3, "on ipykernel 7.4 the cell waits for the page instead"

@@ -31,8 +31,8 @@ from typing import Any, Literal
 import numpy as np
 
 from browserml import __version__
-from browserml.compat import import_tensorflowjs, tensorflow_log_filter
 from browserml.atomic import atomic_directory
+from browserml.compat import import_tensorflowjs, tensorflow_log_filter
 from browserml.jsonfile import read_json
 
 SCHEMA = "browserml-export/1"

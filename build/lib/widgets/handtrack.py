@@ -35,8 +35,16 @@ from browserml.handtrack import detect as ht
 from browserml.handtrack import images as samples
 from browserml.handtrack.draw import draw_detections
 from browserml.handtrack.models import MODEL_SIZES, MODEL_TYPES
-from widgets.common import (BackgroundJob, clear_upload, guarded, html_table, on_change, slow_slider, uploaded_files,
-                            wrap)
+from widgets.common import (
+    BackgroundJob,
+    clear_upload,
+    guarded,
+    html_table,
+    on_change,
+    slow_slider,
+    uploaded_files,
+    wrap,
+)
 
 #: State setting -> handtrack.js parameter (what :func:`browserml.handtrack.detect.check_params` checks).
 PARAMETERS: dict[str, str] = {

@@ -45,7 +45,16 @@ import ipywidgets as W
 import numpy as np
 
 from browserml import playground as pg
-from widgets.common import BackgroundJob, Throttle, border_below, error_html, guarded, on_change, slow_slider, wrap
+from widgets.common import (
+    BackgroundJob,
+    Throttle,
+    border_below,
+    error_html,
+    guarded,
+    on_change,
+    slow_slider,
+    wrap,
+)
 from widgets.thumbgrid import ThumbGrid
 
 # --------------------------------------------------------------------------- colours and pictures (pure)

@@ -54,6 +54,7 @@ from browserml.handtrack.graph import (
     sample_pixels,
 )
 from browserml.handtrack.models import DEFAULT_MODEL_TYPE, LABELS, PACKAGE, VERSION, size_folder
+from browserml.memory import release
 from browserml.tfjs_check import has_node
 
 TASK = "hand-detection-raw"
@@ -235,6 +236,7 @@ def reconvert(
     with atomic_directory(out_dir) as staging:
         for variant in variants:
             export_variant(hand, staging / variant, variant, parity_pixels)
+            release()  # each SavedModel + conversion's scratch: Binder gives a kernel little memory
     in_tfjs = has_node()
     shipped = {size: _shipped_outputs(model_type, size, pixels, in_tfjs)
                for size in {"large", *(COUNTERPART[v] for v in variants)}}
@@ -256,6 +258,8 @@ def reconvert(
             max_diff_vs_counterpart=_max_diff(shipped[COUNTERPART[variant]], outputs), folder=folder,
             compared_in="TF.js (Node, wasm)" if in_tfjs else "Python TensorFlow (no Node here)",
         ))
+        del reloaded
+        release()
     return rows
 
 

@@ -238,11 +238,19 @@ def layer_features(
     cache: FeatureCache | None = None,
     batch_size: int = 8,
     progress: Progress | None = None,
+    keep_backbone: bool = True,
 ) -> dict[str, np.ndarray]:
     """Cached features for several layers, keyed by layer name; the missing ones are
-    computed together in a single pass over the images."""
+    computed together in a single pass over the images.
+
+    ``keep_backbone=False`` with a backbone given by name builds it for this call only
+    and lets it go afterwards, instead of keeping it for the process (a model x layer
+    table needs each model once; Binder's kernel cannot hold them all)."""
     _check_pooling(pooling)
-    bb = _as_backbone(backbone, weights)
+    if keep_backbone or isinstance(backbone, Backbone):
+        bb = _as_backbone(backbone, weights)
+    else:
+        bb = load_backbone.__wrapped__(backbone, weights)  # type: ignore[attr-defined]
     names = list(dict.fromkeys(resolve_layer(bb.model, layer).name for layer in layers))
     store = cache if cache is not None else FeatureCache()
     keys = {n: FeatureKey(image_set.fingerprint(), bb.name, bb.weights, n, pooling) for n in names}
