@@ -80,9 +80,10 @@ test-fast: setup
 	$(PYTEST) tests -m "not slow and not chromium" -q $(PYTEST_ARGS)
 
 # The export and parity tests (every export run in real TF.js, Node and Chromium) on a
-# second Python: `make test-parity PYTHON=python3.13 VENV=.venv-3.13`.
+# second Python: `make test-parity PYTHON=python3.11 VENV=.venv-3.11`. The headless-JupyterLab
+# runs of the in-page runtime stay in `make test`: they test the notebook page, not the Python.
 test-parity: setup test-deps
-	$(PYTEST) tests -m tfjs $(PYTEST_ARGS)
+	$(PYTEST) tests -m tfjs -k "not test_lab_ and not jupyterlab and not notebook_itself" $(PYTEST_ARGS)
 
 # All five notebooks top to bottom through their Colab path, on a Python 3.13 venv built
 # from Colab's own versions, with a stand-in google.colab, no Node and no Chromium.
