@@ -187,7 +187,9 @@ def export_imagesearch(
             export_layers_model(model, folder, parity_inputs=parity_image, quantization=variant, **common)
             clone = clone_with_weights(model, read_weights(folder))
             with _quiet_tensorflow():  # a fresh clone retraces its predict function: expected, not news
-                vfeat = extract_features(bb, layer_name, pooling, images.images, progress=progress, model=clone)
+                # batches of 2: the im2col buffers of 224 x 224 convolutions dominate this step's memory
+                vfeat = extract_features(bb, layer_name, pooling, images.images, batch_size=2, progress=progress,
+                                         model=clone)
             del clone  # each variant's model goes before the next is built: Binder's memory is small
             release()
             size, shards = _folder_bytes(folder)
