@@ -38,6 +38,14 @@ def _runtimes(spec: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _checks(spec: Sequence[str]) -> list[tuple[str, str]]:
+    """A lesson's ``--check`` runtimes that this machine has, saying in words what it skips:
+    `make run` then works without Chromium (and without Node), as `make lab` does."""
+    from browserml.tfjs_check import available_runtimes
+
+    return available_runtimes(_runtimes(spec))
+
+
 def _report(export_dir: Path, runtimes: list[tuple[str, str]], repeats: int = 20) -> int:
     from browserml.tfjs_check import check_parity
 
@@ -64,7 +72,7 @@ def cmd_polyfit(args: argparse.Namespace) -> int:
               f"least squares {row['least_squares']:+.4f}")
     out = pf.export_polynomial(result.coeffs, args.out, data=data)
     print(f"exported TF.js graph model to {out}")
-    return _report(out, _runtimes(args.check)) if args.check else 0
+    return _report(out, _checks(args.check)) if args.check else 0
 
 
 def _anomaly_config(args: argparse.Namespace):
@@ -101,7 +109,11 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     print(f"exported TF.js layers model to {out}")
     if not args.check:
         return 0
-    status = _report(out, _runtimes(args.check))
+    status = _report(out, _checks(args.check))
+    from browserml.tfjs_check import has_node
+
+    if not has_node():
+        return status
     test = trainer.data.split.test
     tfjs = an.evaluate(an.tfjs_scores(out, test.x), test.y, threshold)
     print(f"  scored by the export in TF.js (Node, wasm, its own preprocessing): "
@@ -194,7 +206,7 @@ def _search_export(args: argparse.Namespace) -> int:
     if args.check:
         for variant, folder in variant_dirs(args.out).items():
             print(f"  {variant}:")
-            status |= _report(folder, _runtimes(args.check), repeats=3)  # a CNN on the cpu backend takes seconds
+            status |= _report(folder, _checks(args.check), repeats=3)  # a CNN on the cpu backend takes seconds
     return status
 
 
@@ -211,7 +223,7 @@ def cmd_handtrack(args: argparse.Namespace) -> int:
         status = 0
         for row in rows if args.check else []:
             print(f"  {row.variant}:")
-            status |= _report(row.folder, _runtimes(args.check), repeats=3)
+            status |= _report(row.folder, _checks(args.check), repeats=3)
         return status
     params = {"scoreThreshold": args.score, "iouThreshold": args.iou, "maxNumBoxes": args.max_boxes,
               "flipHorizontal": args.flip}
@@ -291,7 +303,7 @@ def cmd_playground(args: argparse.Namespace) -> int:
     print(f"exported TF.js layers model and its decision-boundary page to {out}")
     if not args.check:
         return 0
-    runtimes = _runtimes(args.check)
+    runtimes = _checks(args.check)
     status = _report(out, runtimes)
     for backend in [b for r, b in runtimes if r == "chromium"]:
         from browserml.tfjs_check import run_export_page

@@ -416,7 +416,7 @@ def available_runtimes(wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str
         return pairs
     kept = [p for p in pairs if not missing[p[0]]]
     gone = " and ".join(name.capitalize() if name == "chromium" else "Node.js" for name, m in missing.items() if m)
-    print(f"{gone} {'are' if ' and ' in gone else 'is'} not installed here (Colab has neither; Binder has no "
-          f"Chromium), so those checks are skipped; checking in {', '.join(f'{r}:{b}' for r, b in kept) or 'nothing here'}. "
-          "The export still runs in TF.js in your own browser: see 'Run it in your own browser' below.")
+    print(f"{gone} {'are' if ' and ' in gone else 'is'} not installed here, so those checks are skipped (Binder "
+          f"has no Chromium; Colab has neither); checking in {', '.join(f'{r}:{b}' for r, b in kept) or 'nothing here'}. "
+          "In a notebook the export still runs in real TF.js in your own page: 'Run it in your own browser'.")
     return kept

@@ -19,6 +19,25 @@ def test_polyfit_trains_exports_and_checks_in_node(tmp_path, capsys):
     assert abs(m.extra["coefficients"]["a"] - 0.6) < 0.05
 
 
+@pytest.mark.tfjs
+def test_make_run_needs_no_chromium(tmp_path, capsys, monkeypatch):
+    """`make run` asks every lesson for Node and Chromium checks; where Chromium is missing
+    (a learner's laptop, Binder) it checks in Node and says what it skipped, no traceback."""
+    monkeypatch.setenv("BROWSERML_CHROMIUM", str(tmp_path / "no-chromium"))
+    assert cli.main(["polyfit", "--out", str(tmp_path / "p"), "--iterations", "30", "--check", "node", "chromium"]) == 0
+    printed = capsys.readouterr().out
+    assert "Chromium is not installed here" in printed and "node      wasm" in printed and "chromium" not in \
+        printed.split("checking in")[1].split(".")[0]
+
+
+@pytest.mark.tfjs
+def test_make_run_needs_no_node_either(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BROWSERML_CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setenv("BROWSERML_NODE_MODULES", str(tmp_path / "no-node-modules"))
+    assert cli.main(["polyfit", "--out", str(tmp_path / "p"), "--iterations", "30", "--check", "node", "chromium"]) == 0
+    assert "checking in nothing here" in capsys.readouterr().out
+
+
 def test_polyfit_cubic_setting_without_checks(tmp_path, capsys):
     out = tmp_path / "cubic"
     assert cli.main(["polyfit", "--setting", "cubic", "--out", str(out), "--check"]) == 0
