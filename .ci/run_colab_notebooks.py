@@ -87,14 +87,11 @@ def pins() -> list[str]:
 
 def fetch_tarball(folder: Path, name: str) -> None:
     """Keep the npm tarball of ``name`` in ``folder`` (what the Setup cell downloads on Colab)."""
-    import json
     import urllib.request
 
-    version = json.loads((ROOT / "package-lock.json").read_text())["packages"][f"node_modules/{name}"]["version"]
-    target = folder / f"{name.rsplit('/', 1)[-1]}-{version}.tgz"
-    if not target.is_file():
-        registry = os.environ.get("NPM_CONFIG_REGISTRY", colab.DEFAULT_NPM_REGISTRY).rstrip("/")
-        urllib.request.urlretrieve(f"{registry}/{name}/-/{target.name}", target)
+    tgz_name, url, _ = colab.npm_tarball(ROOT, name)
+    if not (folder / tgz_name).is_file():
+        urllib.request.urlretrieve(url, folder / tgz_name)
 
 
 def kept_versions() -> dict[str, str | None]:
@@ -127,7 +124,7 @@ def main() -> int:
     # Start each run as a fresh Colab runtime would: none of what browserml adds is there.
     subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", *colab.COLAB_LACKS],
                    check=False, capture_output=True)
-    shutil.rmtree(ROOT / colab.NPM_DIR, ignore_errors=True)
+    shutil.rmtree(ROOT / colab.NPM_PACKAGES_DIR, ignore_errors=True)
     before = kept_versions()
     failures: list[str] = []
     rows = []
@@ -160,7 +157,7 @@ def main() -> int:
             if run.error:
                 problems.append(f"cell failed: {run.error[:300]}")
                 print(re.sub(r"\x1b\[[0-9;]*m", "", run.traceback or "")[-3000:], flush=True)
-            if "04_handtrack" in path.name and not (ROOT / colab.NPM_DIR / "handtrackjs" / "package.json").is_file():
+            if "04_handtrack" in path.name and not (ROOT / colab.NPM_PACKAGES_DIR / "handtrackjs" / "package.json").is_file():
                 problems.append("lesson 4's Setup did not unpack handtrackjs")
             if len(said) != 1:
                 problems.append(f"the Setup cell said {said!r}")
@@ -173,7 +170,7 @@ def main() -> int:
             print(f"{path.name}: {run.seconds:.0f} s, peak kernel memory "
                   f"{(run.peak_rss_bytes or 0) / 2**30:.2f} GiB" + ("" if not problems else " -- FAILED"), flush=True)
             failures += [f"{path.name}: {p}" for p in problems]
-    shutil.rmtree(ROOT / colab.NPM_DIR, ignore_errors=True)  # leave the checkout as it was
+    shutil.rmtree(ROOT / colab.NPM_PACKAGES_DIR, ignore_errors=True)  # leave the checkout as it was
     after = kept_versions()
     if after != before:
         failures.append(f"Colab's own packages changed: {before} -> {after}")

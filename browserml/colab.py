@@ -85,13 +85,23 @@ def missing(names: Iterable[str] = COLAB_LACKS) -> list[str]:
     return [name for name in names if _installed(name) is None]
 
 
-NPM_DIR = NPM_PACKAGES_DIR
 DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org"
 
 
 def npm_package_dir(home: str | Path, name: str) -> Path:
     """Where :func:`fetch_npm_package` unpacks ``name`` (``<home>/.npm-packages/<name>``)."""
-    return Path(home) / NPM_DIR / name
+    return Path(home) / NPM_PACKAGES_DIR / name
+
+
+def npm_tarball(home: str | Path, name: str) -> tuple[str, str, str]:
+    """The tarball ``package-lock.json`` pins for ``name``: its file name, its registry URL
+    (``$NPM_CONFIG_REGISTRY`` or the default) and its base64 sha512."""
+    entry = json.loads((Path(home) / "package-lock.json").read_text())["packages"].get(f"node_modules/{name}")
+    if not entry or not str(entry.get("integrity", "")).startswith("sha512-"):
+        raise RuntimeError(f"package-lock.json pins no {name} with a sha512 integrity")
+    tgz_name = f"{name.rsplit('/', 1)[-1]}-{entry['version']}.tgz"
+    registry = os.environ.get("NPM_CONFIG_REGISTRY", DEFAULT_NPM_REGISTRY).rstrip("/")
+    return tgz_name, f"{registry}/{name}/-/{tgz_name}", entry["integrity"][len("sha512-"):]
 
 
 def fetch_npm_package(home: str | Path, name: str) -> bool:
@@ -105,17 +115,12 @@ def fetch_npm_package(home: str | Path, name: str) -> bool:
     dest = npm_package_dir(home, name)
     if (dest / "package.json").is_file():
         return False
-    entry = json.loads((home / "package-lock.json").read_text())["packages"].get(f"node_modules/{name}")
-    if not entry or not str(entry.get("integrity", "")).startswith("sha512-"):
-        raise RuntimeError(f"package-lock.json pins no {name} with a sha512 integrity")
-    version, want = entry["version"], entry["integrity"][len("sha512-"):]
-    tgz_name = f"{name.rsplit('/', 1)[-1]}-{version}.tgz"
+    tgz_name, url, want = npm_tarball(home, name)
     cached = Path(os.environ.get("BROWSERML_NPM_CACHE", "/nonexistent")) / tgz_name
     if cached.is_file():
         data = cached.read_bytes()
     else:
-        registry = os.environ.get("NPM_CONFIG_REGISTRY", DEFAULT_NPM_REGISTRY).rstrip("/")
-        with urllib.request.urlopen(f"{registry}/{name}/-/{tgz_name}", timeout=300) as response:
+        with urllib.request.urlopen(url, timeout=300) as response:
             data = response.read()
     got = base64.b64encode(hashlib.sha512(data).digest()).decode()
     if got != want:

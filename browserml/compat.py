@@ -71,7 +71,7 @@ def configure_tensorflow_env() -> None:
 
 # abseil's pre-initialisation notice, and a glog-style line: severity, date, time, thread, file:line]
 _ABSL_PREINIT = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
-_GLOG_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
+GLOG_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
 _CONTINUATION = ("To enable the following instructions:",)  # cpu_feature_guard's second line
 
 
@@ -83,7 +83,7 @@ def filter_tensorflow_log(text: str, min_level: int) -> str:
     about logging before initialisation. Any other text is kept, in order."""
     kept, dropping = [], False
     for line in text.splitlines(keepends=True):
-        match = _GLOG_LINE.match(line)
+        match = GLOG_LINE.match(line)
         if match:
             dropping = "IWEF".index(match.group(1)) < min_level
         elif line.rstrip("\n") == _ABSL_PREINIT:

@@ -17,13 +17,12 @@ import functools
 import gc
 
 
-@functools.lru_cache(maxsize=1)
-def _malloc_trim() -> object | None:
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
+@functools.lru_cache(maxsize=2)
+def _libc_function(name: str) -> object | None:
+    """glibc's ``name`` (``malloc_trim``, ``mallopt``), or None without glibc."""
+    library = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim
+        return getattr(ctypes.CDLL(library), name) if library else None
     except (OSError, AttributeError):
         return None
 
@@ -31,7 +30,7 @@ def _malloc_trim() -> object | None:
 def release() -> bool:
     """Collect garbage and hand free heap memory back; True when glibc took it back."""
     gc.collect()
-    trim = _malloc_trim()
+    trim = _libc_function("malloc_trim")
     return bool(trim(0)) if trim is not None else False
 
 
@@ -50,9 +49,5 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
 
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):
-        mallopt = None
+    mallopt = _libc_function("mallopt")
     return bool(mallopt(M_ARENA_MAX, arenas)) if mallopt is not None else False

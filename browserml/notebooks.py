@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from browserml.compat import GLOG_LINE
+
 KEEP_METADATA = ("kernelspec", "language_info", "colab")
 
 
@@ -63,8 +65,8 @@ def clean_file(path: str | Path) -> bool:
 #: C++ start-up logs, the "Try YDF" advert tensorflow-decision-forests prints on import, and
 #: tf_keras's HDF5 / compiled-metrics warnings. Each is avoided at its source in browserml.
 LOG_NOISE: dict[str, re.Pattern[str]] = {
-    "TensorFlow C++ log": re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]|absl::InitializeLog|cuInit|"
-                                     r"computation placer|oneDNN custom operations|cuda drivers", re.M),
+    "TensorFlow C++ log": re.compile(GLOG_LINE.pattern + r"|absl::InitializeLog|cuInit|computation placer|"
+                                     r"oneDNN custom operations|cuda drivers", re.M),
     "YDF advert": re.compile(r"YDF|Decision Forests", re.I),
     "HDF5 warning": re.compile(r"as an HDF5 file|considered legacy", re.I),
     "compiled-metrics warning": re.compile(r"compiled metrics|compile_metrics", re.I),
