@@ -502,8 +502,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. An expected error (:class:`~browserml.errors.BadInput`) is one line on
+    stderr and exit status 2; anything else is a bug and keeps its traceback."""
+    from browserml.errors import BadInput
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BadInput as err:
+        print(f"browserml {args.command}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

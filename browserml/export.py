@@ -33,6 +33,7 @@ import numpy as np
 from browserml import __version__
 from browserml.atomic import atomic_directory
 from browserml.compat import import_tensorflowjs, tensorflow_log_filter
+from browserml.errors import BadInput
 from browserml.jsonfile import read_json
 
 SCHEMA = "browserml-export/1"
@@ -44,7 +45,7 @@ QUANTIZATIONS: tuple[str, ...] = ("float16", "uint8", "uint16")
 _DTYPE_BYTES = {"float32": 4, "int32": 4, "bool": 1, "float16": 2, "uint8": 1, "uint16": 2, "complex64": 8}
 
 
-class ExportError(ValueError):
+class ExportError(BadInput):
     """An export folder is malformed, unsafe or does not match its contract."""
 
 

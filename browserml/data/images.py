@@ -48,6 +48,7 @@ from PIL import Image, ImageOps
 from browserml.atomic import atomic_directory
 from browserml.data.ecg5000 import default_cache_dir
 from browserml.data.provenance import PROVENANCE_FILE, verify
+from browserml.errors import BadInput
 from browserml.paths import datasets_dir
 
 ImageSource: TypeAlias = "bytes | str | os.PathLike[str]"
@@ -58,7 +59,7 @@ DEFAULT_IMAGE_SIZE = (224, 224)  # (height, width): what the lesson's ImageNet b
 DOWNLOAD_TIMEOUT_S = 60
 
 
-class ImageDataError(ValueError):
+class ImageDataError(BadInput):
     """An image, an image file, a folder of images or an image set is not usable."""
 
 

@@ -14,13 +14,14 @@ import hashlib
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+from browserml.errors import BadInput
 from browserml.jsonfile import read_json
 
 PROVENANCE_FILE = "PROVENANCE.json"
 _CHUNK = 1 << 20
 
 
-class DataIntegrityError(ValueError):
+class DataIntegrityError(BadInput):
     """A data file is missing, or its bytes are not the ones its provenance records."""
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from browserml.atomic import atomic_directory
 from browserml.compat import import_tensorflowjs
+from browserml.errors import BadInput
 from browserml.export import (
     FLOAT32_TOLERANCE,
     export_graph_model,
@@ -69,7 +70,7 @@ OUTPUT_NAMES: tuple[str, ...] = ("boxes", "scores")
 PARITY_SHAPE = (60, 80)
 
 
-class ConversionError(ValueError):
+class ConversionError(BadInput):
     """A re-conversion was asked for with arguments that cannot work."""
 
 

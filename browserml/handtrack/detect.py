@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from browserml.errors import BadInput
 from browserml.handtrack.models import DEFAULT_MODEL_TYPE, DEFAULT_SIZE, LABELS, MODEL_SIZES, MODEL_TYPES
 
 # handtrack.js's defaultParams that change what detect() returns (the rest only style
@@ -61,7 +62,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 RENDER_PARAMS = frozenset({"bboxLineWidth", "fontSize", "basePath", "labelMap", "renderThresholds"})
 
 
-class HandDetectError(ValueError):
+class HandDetectError(BadInput):
     """A detector parameter or an input image that handtrack.js's detect() cannot take."""
 
 

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from browserml.errors import BadInput
 from browserml.export import read_model_json, read_weights
 from browserml.handtrack.models import DEFAULT_MODEL_TYPE, DEFAULT_SIZE, model_dir
 
@@ -74,7 +75,7 @@ _LOOP_OPS = frozenset({
 _PASS_THROUGH = frozenset({"ExpandDims", "Unpack", "Squeeze", "Identity", "Reshape"})
 
 
-class HandGraphError(ValueError):
+class HandGraphError(BadInput):
     """A TF.js graph model cannot be brought into TensorFlow as a hand detector."""
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from browserml.atomic import atomic_directory
 from browserml.data.provenance import PROVENANCE_FILE, verify
+from browserml.errors import BadInput
 from browserml.jsonfile import read_json
 from browserml.paths import datasets_dir
 
@@ -77,7 +78,7 @@ SOURCE_FILES: dict[str, tuple[str, str, str]] = {
 }
 
 
-class HandImageError(ValueError):
+class HandImageError(BadInput):
     """A test image or the recorded expectations are missing, altered or inconsistent."""
 
 

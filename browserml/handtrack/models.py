@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from browserml.errors import BadInput
 from browserml.paths import npm_package_dir
 
 PACKAGE = "handtrackjs"
@@ -39,7 +40,7 @@ COLORS: dict[str, str] = {
 }
 
 
-class HandtrackModelError(ValueError):
+class HandtrackModelError(BadInput):
     """A handtrack.js model was asked for that does not exist (or is not installed)."""
 
 

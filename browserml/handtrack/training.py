@@ -49,6 +49,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import browserml  # noqa: F401  (selects tf_keras before TensorFlow loads)
+from browserml.errors import BadInput
 
 TOY_LABEL = "TOY"
 #: The real thing, for contrast (github.com/victordibia/handtracking, README).
@@ -74,7 +75,7 @@ SKIN_TONES: tuple[tuple[int, int, int], ...] = (
 BACKGROUND_SIDE = 160  # photos are downscaled to this shorter side before cropping backgrounds
 
 
-class ToyDataError(ValueError):
+class ToyDataError(BadInput):
     """A toy detection set or a TFRecord of one is malformed."""
 
 

@@ -44,19 +44,21 @@ from typing import Any, Literal
 import tensorflow as tf
 import tf_keras
 
+from browserml.errors import BadInput
+
 WEIGHTS_HOST = ("storage.googleapis.com", 443)  # where every tf_keras application's .h5 lives
 CONNECT_TIMEOUT_S = 2.0
 
 
-class UnknownApplicationError(ValueError):
+class UnknownApplicationError(BadInput):
     """A model name that is not one of :data:`APPLICATIONS`."""
 
 
-class LayerNotFoundError(ValueError):
+class LayerNotFoundError(BadInput):
     """A layer index or name that the model does not have."""
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(BadInput, RuntimeError):
     """ImageNet weights are neither in Keras' cache nor downloadable (offline)."""
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from browserml.errors import BadInput
 from browserml.imagesearch.applications import resolve_layer
 from browserml.imagesearch.backbones import Backbone, load_backbone
 from browserml.memory import release
@@ -37,7 +38,7 @@ CACHE_FORMAT = 1
 Progress = Callable[[int, int], None]
 
 
-class FeatureError(ValueError):
+class FeatureError(BadInput):
     """A layer, pooling or image batch that cannot give features."""
 
 

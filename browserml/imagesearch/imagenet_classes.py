@@ -15,6 +15,7 @@ import functools
 import re
 from pathlib import Path
 
+from browserml.errors import BadInput
 from browserml.paths import npm_package_dir
 
 N_CLASSES = 1000
@@ -27,7 +28,7 @@ _ENTRY = re.compile(rf"\s*(?P<index>\d+)\s*:\s*(?P<value>{_LITERAL}(?:\s*\+\s*{_
 _ESCAPES = {"\\'": "'", '\\"': '"', "\\\\": "\\"}
 
 
-class ClassNamesError(ValueError):
+class ClassNamesError(BadInput):
     """The ImageNet class-name file does not have the shape this reader knows."""
 
 

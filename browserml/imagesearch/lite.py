@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from browserml.errors import BadInput
 from browserml.imagesearch.imagenet_classes import imagenet_class_names
 from browserml.imagesearch.torch_weights import read_state_dict
 
@@ -50,7 +51,7 @@ DEFAULT_VARIANT = "efficientnet-lite0"
 PREPROCESSING: dict[str, Any] = {"kind": "affine", "scale": 1 / 128, "offset": -127 / 128}
 
 
-class WeightsMismatchError(ValueError):
+class WeightsMismatchError(BadInput):
     """A weights file does not fit the architecture (missing, extra or mis-shaped tensors, wrong bytes)."""
 
 

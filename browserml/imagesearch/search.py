@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from browserml.errors import BadInput
+
 METRICS: tuple[str, ...] = ("cosine", "euclidean", "squared", "minkowski")
 DEFAULT_K = 15  # ConvNet Playground shows (and scores) the 15 nearest images
 CHUNK_BYTES = 16 * 2**20  # float64 working set of one matrix-product block (small: Binder kernels are)
@@ -38,7 +40,7 @@ MINKOWSKI_CHUNK_BYTES = 2**20
 SCORE_FIELDS = ("mean_score", "precision_at_k", "mean_average_precision", "random_expectation")
 
 
-class SearchInputError(ValueError):
+class SearchInputError(BadInput):
     """Features, queries, labels or options that image search cannot use."""
 
 

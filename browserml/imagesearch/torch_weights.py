@@ -35,13 +35,15 @@ from typing import IO, Any
 
 import numpy as np
 
+from browserml.errors import BadInput
+
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
 LEGACY_PROTOCOL = 1001  # torch.serialization.PROTOCOL_VERSION
 _ZIP_SIGNATURE = b"PK\x03\x04"
 _INT64 = 8
 
 
-class CheckpointError(ValueError):
+class CheckpointError(BadInput):
     """Not a PyTorch state dict this reader understands: truncated, malformed or another kind of file."""
 
 
