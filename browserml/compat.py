@@ -241,3 +241,62 @@ def kernel_queues_comms_during_cells() -> bool:
     except (AttributeError, OSError, TypeError):
         return True
     return "comm_msg" not in source
+
+
+def _live_subshells(kernel: Any) -> set[str] | None:
+    """The ids of the kernel's subshells that exist now; ``None`` where it has no subshells."""
+    thread = getattr(kernel, "shell_channel_thread", None)
+    manager = getattr(thread, "manager", None)
+    if manager is None or not hasattr(manager, "list_subshell"):
+        return None
+    return set(manager.list_subshell())
+
+
+def _reply_routing_is_buggy() -> bool:
+    """Whether this ipykernel routes comm messages by the comm's last publisher (7.4's
+    ``BaseComm._reply_subshell_for``), the routing :func:`patch_comm_routing` mends."""
+    try:
+        from ipykernel.comm.comm import BaseComm
+    except ImportError:
+        return False
+    return hasattr(BaseComm, "_reply_subshell_for")
+
+
+def patch_comm_routing() -> bool:
+    """Never route a widget message to a subshell that no longer exists (ipykernel 7.4).
+
+    ipykernel 7.4 sends each incoming comm message to the subshell that last *published*
+    on that comm, whatever subshell the page asked for (``Comm._reply_subshell_for``).
+    JupyterLab 4.6 opens one subshell per page for widget messages and deletes it when
+    the notebook is closed or the page reloads. From then on, every widget that the old
+    page had touched is deaf: its messages go to the deleted subshell, the kernel answers
+    ``UnknownSubshellError`` and drops them (lesson 2's tabs and threshold slider stopped
+    responding after a reload). The patched method keeps 7.4's routing while the subshell
+    lives and otherwise uses the page's choice, as the message asked. It is installed
+    once, inside a kernel that has the method, when :mod:`browserml` is imported, and
+    returns whether it is in place.
+    """
+    module = sys.modules.get("ipykernel.comm.comm")
+    comm_class = getattr(module, "BaseComm", None)
+    original = getattr(comm_class, "_reply_subshell_for", None)
+    if original is None:
+        return False
+    if getattr(original, "__browserml_patch__", False):
+        return True
+
+    def _reply_subshell_for(self: Any, data: Any, default: str | None) -> str | None:
+        chosen = original(self, data, default)
+        if chosen is None or chosen == default:
+            return chosen
+        live = _live_subshells(self.kernel or module.Kernel.instance())
+        if live is None or chosen in live:
+            return chosen
+        with self._reply_subshell_lock:  # forget it: the next message need not look again
+            if getattr(self, "_reply_subshell_id", None) == chosen:
+                self._reply_subshell_id = default
+        return default
+
+    _reply_subshell_for.__browserml_patch__ = True  # type: ignore[attr-defined]
+    _reply_subshell_for.__doc__ = original.__doc__
+    comm_class._reply_subshell_for = _reply_subshell_for
+    return True
