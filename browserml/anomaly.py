@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from browserml.data import ecg5000 as ecg
+from browserml.errors import BadInput, finite_float, positive_int
 from browserml.inbrowser import BrowserRequest, BrowserRunLike, FitRuntime
 from browserml.paths import TEMPLATES_DIR
 
@@ -33,6 +34,19 @@ REGULARIZERS = ("none", "l1", "l2", "l1l2")
 THRESHOLD_RULES = ("best_f1", "mean_k_sigma")
 SPLITS = ("ucr", "anomagram")
 MAX_HIDDEN_LAYERS = 10
+#: The widest layer: a 140-step beat needs no more to be reconstructed, and a wider
+#: dense stack would not fit a browser tab (or Binder's kernel) anyway.
+MAX_UNITS = 1024
+#: NumPy and TensorFlow seeds are unsigned 32-bit numbers.
+MAX_SEED = 2**32 - 1
+
+
+class AnomalyInputError(BadInput):
+    """An option, beat or threshold lesson 2 cannot use: one line naming it and what works."""
+
+
+class TrainingDiverged(AnomalyInputError, FloatingPointError):
+    """The loss became NaN or infinite: the settings, not the code, are at fault."""
 
 
 # --------------------------------------------------------------------------- configuration
@@ -64,31 +78,43 @@ class AutoencoderConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(u) for u in self.hidden))
-        problems = []
-        if not 1 <= len(self.hidden) <= MAX_HIDDEN_LAYERS:
-            problems.append(f"hidden layers must number 1 to {MAX_HIDDEN_LAYERS}, got {len(self.hidden)}")
-        if any(u < 1 for u in self.hidden) or self.latent < 1:
-            problems.append(f"every layer needs at least 1 unit, got hidden={self.hidden}, latent={self.latent}")
+        """Refuse every bad option here, before any data is loaded or a step is trained:
+        the CLI (``--hidden``, ``--lr`` ...) and the widget's :meth:`with_changes` both
+        build a config, so both get the same one-line message naming each bad option.
+        Whole numbers stay whole (2.9 units or a batch of 2.5 is refused, not truncated)."""
+        problems: list[str] = []
+
+        def check(name: str, validate: Callable[[], Any]) -> None:
+            try:
+                object.__setattr__(self, name, validate())
+            except BadInput as err:
+                problems.append(str(err))
+
+        if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, Sequence):
+            problems.append(f"hidden must be a list of layer widths such as (7, 3), got {self.hidden!r}")
+        else:
+            if not 1 <= len(self.hidden) <= MAX_HIDDEN_LAYERS:
+                problems.append(f"hidden layers must number 1 to {MAX_HIDDEN_LAYERS}, got {len(self.hidden)}")
+            check("hidden", lambda: tuple(_units(f"hidden[{i}]", u) for i, u in enumerate(self.hidden)))
+        check("latent", lambda: _units("latent", self.latent))
         for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
                                      ("output_activation", self.output_activation, ACTIVATIONS),
                                      ("optimizer", self.optimizer, OPTIMIZERS),
                                      ("regularizer", self.regularizer, REGULARIZERS),
                                      ("split", self.split, SPLITS)):
-            if value not in allowed:
+            if not isinstance(value, str) or value not in allowed:
                 problems.append(f"{name} must be one of {allowed}, got {value!r}")
-        for name in ("learning_rate", "regularizer_rate"):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value < 0 or (name == "learning_rate" and value == 0):
-                problems.append(f"{name} must be a finite positive number, got {value!r}")
-        if self.batch_size < 1 or self.epochs < 1:
-            problems.append(f"batch_size and epochs must be >= 1, got {self.batch_size}, {self.epochs}")
-        if not 0 <= self.abnormal_share < 1:
-            problems.append(f"abnormal_share must be in [0, 1), got {self.abnormal_share}")
-        if not 0 < self.val_fraction < 1:
-            problems.append(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        check("learning_rate", lambda: finite_float("learning_rate", self.learning_rate, 0.0, low_open=True))
+        check("regularizer_rate", lambda: finite_float("regularizer_rate", self.regularizer_rate, 0.0))
+        check("batch_size", lambda: positive_int("batch_size", self.batch_size))
+        check("epochs", lambda: positive_int("epochs", self.epochs))
+        check("train_size", lambda: None if self.train_size is None else
+              positive_int("train_size", self.train_size))
+        check("abnormal_share", lambda: _fraction("abnormal_share", self.abnormal_share, "[0, 1)"))
+        check("val_fraction", lambda: _fraction("val_fraction", self.val_fraction, "(0, 1)"))
+        check("seed", lambda: _seed(self.seed))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise AnomalyInputError("; ".join(problems))
 
     @property
     def architecture(self) -> list[int]:
@@ -98,6 +124,34 @@ class AutoencoderConfig:
     def with_changes(self, **changes: Any) -> AutoencoderConfig:
         """A validated copy with some fields changed."""
         return replace(self, **changes)
+
+
+def _units(name: str, value: object) -> int:
+    """A layer width: a whole number from 1 to :data:`MAX_UNITS`."""
+    try:
+        units = positive_int(name, value)
+    except BadInput as err:
+        raise AnomalyInputError(f"{err} (every layer needs a whole number of units: at least 1 unit, "
+                                f"at most {MAX_UNITS})") from None
+    if units > MAX_UNITS:
+        raise AnomalyInputError(f"{name} must be at most {MAX_UNITS} units, got {units}")
+    return units
+
+
+def _fraction(name: str, value: object, interval: str) -> float:
+    """A finite share in ``"[0, 1)"`` or ``"(0, 1)"``: both ends open but 0 in the first."""
+    share = finite_float(name, value)
+    above_low = share >= 0 if interval == "[0, 1)" else share > 0
+    if not above_low or share >= 1:
+        raise AnomalyInputError(f"{name} must be in {interval}, got {share}")
+    return share
+
+
+def _seed(value: object) -> int:
+    seed = positive_int("seed", value, minimum=0)
+    if seed > MAX_SEED:
+        raise AnomalyInputError(f"seed must be at most {MAX_SEED} (an unsigned 32-bit number), got {seed}")
+    return seed
 
 
 #: Anomagram's default architecture, 140→7→3→2→3→7→140.
@@ -112,11 +166,14 @@ class MinMaxScaler:
     """Per-time-step min-max scaling to [0, 1], fitted on training beats only.
 
     A zero range (a constant time step) scales by 1, so no division by zero; the
-    same rule is written into ``browserml.json`` for TF.js clients.
+    same rule is written into ``browserml.json`` for TF.js clients, with ``max_abs``:
+    a raw value beyond it (NaN and infinity too) is refused by every client alike,
+    since its squared error would overflow float32 (NaN in TF.js, inf in NumPy).
     """
 
     min: np.ndarray
     max: np.ndarray
+    max_abs: float = ecg.MAX_ABS_VALUE
 
     @classmethod
     def fit(cls, x: np.ndarray) -> MinMaxScaler:
@@ -129,24 +186,44 @@ class MinMaxScaler:
         return np.where(span == 0, 1.0, span).astype(np.float32)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        return ((_check_beats(x) - self.min) / self.range).astype(np.float32)
+        return ((_check_beats(x, self.max_abs) - self.min) / self.range).astype(np.float32)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "minmax", "min": self.min.astype(float).tolist(), "max": self.max.astype(float).tolist()}
+        return {"kind": "minmax", "min": self.min.astype(float).tolist(), "max": self.max.astype(float).tolist(),
+                "max_abs": float(self.max_abs)}
 
 
-def _check_beats(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
+def _check_beats(x: np.ndarray, max_abs: float = ecg.MAX_ABS_VALUE) -> np.ndarray:
+    """Raw beats as float32 ``[n, 140]``, or one line naming the first bad beat and step.
+
+    Checked in float64 before the cast, so a finite 1e300 is named as itself; values
+    beyond ``max_abs`` are refused because their squared error overflows float32.
+    """
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise AnomalyInputError(f"beats must be numbers, shape [n, {ecg.N_STEPS}] ({err})") from None
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != ecg.N_STEPS:
-        raise ValueError(f"beats must have shape [n, {ecg.N_STEPS}], got {list(x.shape)}")
+        raise AnomalyInputError(f"beats must have shape [n, {ecg.N_STEPS}], got {list(x.shape)}")
     if x.shape[0] == 0:
-        raise ValueError("empty selection: no beats to score")
-    if not np.all(np.isfinite(x)):
-        bad = int(np.argwhere(~np.isfinite(x))[0][0])
-        raise ValueError(f"beat {bad} contains NaN or infinity")
-    return x
+        raise AnomalyInputError("empty selection: no beats to score")
+    bad = ecg.first_bad_value(x, max_abs)
+    if bad is not None:
+        raise AnomalyInputError(f"beat {bad[0]}, step {bad[1]}: {bad[2]}")
+    return x.astype(np.float32)
+
+
+def _checked_scores(scores: np.ndarray, who: str) -> np.ndarray:
+    """Scores as they are, or a refusal: a NaN score is never "not above the threshold"
+    (it would pass as normal) and an inf one never silently "abnormal"."""
+    scores = np.asarray(scores, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size:
+        raise AnomalyInputError(f"beat {int(bad[0])}: {who} reconstruction error is {scores[bad[0]]}, not a number "
+                                "to compare with the threshold (the model or its weights give non-finite outputs)")
+    return scores
 
 
 @dataclass(frozen=True)
@@ -277,7 +354,11 @@ class Trainer:
                 loss, val = float(logs["loss"]), logs.get("val_loss")
                 if not np.isfinite(loss):
                     self.model.stop_training = True
-                    raise FloatingPointError(f"loss became {loss} at epoch {epoch + 1}; lower the learning rate")
+                    cfg = trainer.config
+                    raise TrainingDiverged(
+                        f"training diverged: the loss became {loss} at epoch {epoch + 1} "
+                        f"(learning rate {cfg.learning_rate:g} with {cfg.optimizer}); lower the learning rate, "
+                        "e.g. 10 times")
                 trainer.history.loss.append(loss)
                 if val is not None:
                     trainer.history.val_loss.append(float(val))
@@ -308,7 +389,9 @@ def reconstruction_errors(model: Any, scaler: MinMaxScaler, x_raw: np.ndarray) -
     """Mean squared reconstruction error of each raw beat, on the scaled values."""
     x = scaler.transform(x_raw)
     recon = model.predict(x, verbose=0, batch_size=1024)
-    return np.mean((recon - x) ** 2, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # refused just below, with a message
+        errors = np.mean((recon - x) ** 2, axis=1)
+    return _checked_scores(errors, "Python's").astype(np.float32)
 
 
 # --------------------------------------------------------------------------- thresholds and metrics
@@ -319,8 +402,9 @@ def threshold_best_f1(scores: np.ndarray, abnormal: np.ndarray) -> float:
     from sklearn.metrics import precision_recall_curve
 
     abnormal = np.asarray(abnormal, bool)
+    scores = _checked_scores(scores, "the validation beat's")
     if abnormal.all() or not abnormal.any():
-        raise ValueError("best-F1 threshold needs both normal and abnormal validation beats")
+        raise AnomalyInputError("best-F1 threshold needs both normal and abnormal validation beats")
     precision, recall, cuts = precision_recall_curve(abnormal, scores)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     best = int(np.argmax(f1[:-1]))
@@ -328,12 +412,29 @@ def threshold_best_f1(scores: np.ndarray, abnormal: np.ndarray) -> float:
     return float(np.nextafter(cuts[best], -np.inf))
 
 
+def check_threshold_rule(rule: str, k: float = 3.0) -> float:
+    """``k`` as a float once ``rule`` and ``k`` are known good; call it before training, so a
+    ``--k nan`` is refused at once instead of giving a NaN threshold (every beat "normal",
+    F1 = 0) after the whole run. ``k`` counts standard deviations above the mean: ≥ 0."""
+    if not isinstance(rule, str) or rule not in THRESHOLD_RULES:
+        raise AnomalyInputError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    try:
+        return finite_float("k", k, 0.0)
+    except BadInput as err:
+        raise AnomalyInputError(f"{err} (k of the mean+kσ rule counts standard deviations above the mean "
+                                "training error, e.g. 3)") from None
+
+
 def threshold_mean_k_sigma(train_scores: np.ndarray, k: float = 3.0) -> float:
     """Unsupervised rule: mean + k standard deviations of the training errors."""
-    train_scores = np.asarray(train_scores, dtype=np.float64)
+    k = check_threshold_rule("mean_k_sigma", k)
+    train_scores = _checked_scores(train_scores, "the training beat's")
     if train_scores.size < 2:
-        raise ValueError("mean+kσ threshold needs at least 2 training scores")
-    return float(train_scores.mean() + k * train_scores.std())
+        raise AnomalyInputError("mean+kσ threshold needs at least 2 training scores")
+    threshold = float(train_scores.mean() + k * train_scores.std())
+    if not np.isfinite(threshold):
+        raise AnomalyInputError(f"mean + {k:g}σ of the training errors is {threshold}; use a smaller k")
+    return threshold
 
 
 @dataclass(frozen=True)
@@ -353,10 +454,12 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, threshold: float) -> Evalua
     """Metrics of "score > threshold means abnormal" against ECG5000 labels (1 = normal)."""
     from sklearn import metrics as skm
 
+    threshold = finite_float("threshold", threshold)
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels)
     if scores.shape != labels.shape or scores.size == 0:
-        raise ValueError(f"scores {scores.shape} and labels {labels.shape} must be equal, non-empty")
+        raise AnomalyInputError(f"scores {scores.shape} and labels {labels.shape} must be equal, non-empty")
+    scores = _checked_scores(scores, "the")
     truth = labels != ecg.NORMAL
     flagged = scores > threshold
     tn, fp, fn, tp = skm.confusion_matrix(truth, flagged, labels=[False, True]).ravel()
@@ -378,11 +481,12 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, threshold: float) -> Evalua
 def choose_threshold(rule: str, val_scores: np.ndarray, val_labels: np.ndarray, train_scores: np.ndarray,
                      k: float = 3.0) -> float:
     """A threshold by ``rule``, from validation or training data, never the test set."""
+    k = check_threshold_rule(rule, k)
     if rule == "best_f1":
         return threshold_best_f1(val_scores, np.asarray(val_labels) != ecg.NORMAL)
     if rule == "mean_k_sigma":
         return threshold_mean_k_sigma(train_scores, k)
-    raise ValueError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    raise AnomalyInputError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
 
 
 # --------------------------------------------------------------------------- baselines
@@ -418,6 +522,7 @@ class Report:
 
 def compare(trainer: Trainer, rule: str = "best_f1", k: float = 3.0) -> Report:
     """Evaluate the trained autoencoder and the baselines on the test beats."""
+    k = check_threshold_rule(rule, k)
     split = trainer.data.split
     scorers = {"Autoencoder": trainer.scores, **baseline_scores(trainer.data, trainer.config.latent,
                                                                 trainer.config.seed)}
@@ -457,7 +562,7 @@ def export_anomaly(trainer: Trainer, threshold: float, out_dir: str | Path, rule
     if not trainer.epochs_done:
         raise RuntimeError("train the autoencoder before exporting it")
     if not np.isfinite(threshold):
-        raise ValueError(f"threshold must be finite, got {threshold}")
+        raise AnomalyInputError(f"threshold must be finite, got {threshold}")
     test = trainer.data.split.test
     sample = page_beats(test)
     parity_rows = trainer.data.scaler.transform(np.array([b["values"] for b in sample["beats"][::8]]))
@@ -484,11 +589,11 @@ def tfjs_scores(export_dir: str | Path, x_raw: np.ndarray, backend: str = "wasm"
     itself says: its ``browserml.json`` preprocessing, model and ``score``."""
     from browserml.tfjs_check import run_in_node
 
-    x_raw = _check_beats(x_raw)
+    x_raw = _check_beats(x_raw, export_scaler(export_dir).max_abs)
     result = run_in_node(export_dir, backend, inputs={"beat": x_raw}, raw=True)
     if result.scores is None:
-        raise ValueError(f"{export_dir} does not declare a score in browserml.json")
-    return result.scores
+        raise AnomalyInputError(f"{export_dir} does not declare a score in browserml.json")
+    return _checked_scores(result.scores, f"TF.js ({backend})")
 
 
 # --------------------------------------------------------------------------- drawn beats
@@ -502,11 +607,11 @@ def beat_from_drawing(points: Sequence[float]) -> np.ndarray:
     """
     y = np.asarray(points, dtype=np.float64)
     if y.ndim != 1 or y.size < 2:
-        raise ValueError("draw a curve across the box first (need at least 2 points)")
+        raise AnomalyInputError("draw a curve across the box first (need at least 2 points)")
     if not np.all(np.isfinite(y)):
-        raise ValueError("the drawing contains NaN or infinity")
+        raise AnomalyInputError("the drawing contains NaN or infinity")
     if np.ptp(y) < 1e-6:
-        raise ValueError("the drawn beat is flat: draw a heartbeat with peaks and troughs")
+        raise AnomalyInputError("the drawn beat is flat: draw a heartbeat with peaks and troughs")
     x_old = np.linspace(0, 1, y.size)
     beat = np.interp(np.linspace(0, 1, ecg.N_STEPS), x_old, y)
     return ((beat - beat.mean()) / beat.std()).astype(np.float32)
@@ -562,9 +667,14 @@ def export_scaler(export_dir: str | Path) -> MinMaxScaler:
 
     pre = read_manifest(export_dir).preprocessing or {}
     if pre.get("kind") != "minmax":
-        raise ValueError(f"{export_dir} declares no min-max preprocessing (got {pre.get('kind')!r}); "
-                         "is it a lesson-2 autoencoder export?")
-    return MinMaxScaler(np.asarray(pre["min"], np.float32), np.asarray(pre["max"], np.float32))
+        raise AnomalyInputError(f"{export_dir} declares no min-max preprocessing (got {pre.get('kind')!r}); "
+                                "is it a lesson-2 autoencoder export?")
+    try:  # exports from before max_abs was declared keep today's limit
+        low, high = (_check_beats(pre[side]) for side in ("min", "max"))
+        max_abs = finite_float("preprocessing.max_abs", pre.get("max_abs", ecg.MAX_ABS_VALUE), 0.0, low_open=True)
+    except (KeyError, BadInput) as err:
+        raise AnomalyInputError(f"{export_dir}: browserml.json's min-max preprocessing is unusable ({err})") from None
+    return MinMaxScaler(low[0], high[0], max_abs)
 
 
 def browser_request(export_dir: str | Path, model: Any, x_raw: np.ndarray) -> BrowserRequest:
@@ -588,7 +698,9 @@ def browser_scores(run: BrowserRunLike, backend: str | None = None) -> np.ndarra
 
     _, outputs = backend_outputs(run, backend)
     (x,), (recon,) = run.inputs.values(), outputs.values()
-    return np.mean((np.asarray(recon, np.float64) - np.asarray(x, np.float64)) ** 2, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # refused just below, with a message
+        scores = np.mean((np.asarray(recon, np.float64) - np.asarray(x, np.float64)) ** 2, axis=1)
+    return _checked_scores(scores, f"the page's ({backend or 'first backend'})")
 
 
 def pick_beats(beats: ecg.Beats, classes: Sequence[int] | None = None, indices: Sequence[int] | None = None,
@@ -601,15 +713,15 @@ def pick_beats(beats: ecg.Beats, classes: Sequence[int] | None = None, indices: 
         wanted = [int(c) for c in classes]
         unknown = [c for c in wanted if c not in ecg.CLASS_NAMES]
         if unknown:
-            raise ValueError(f"unknown class(es) {unknown}; ECG5000 classes are {ecg.CLASS_NAMES}")
+            raise AnomalyInputError(f"unknown class(es) {unknown}; ECG5000 classes are {ecg.CLASS_NAMES}")
         picked = picked.subset(np.isin(picked.y, wanted))
     if n is not None:
         if n < 1:
-            raise ValueError(f"n must be at least 1, got {n}")
+            raise AnomalyInputError(f"n must be at least 1, got {n}")
         if n < picked.n:
             picked = picked.subset(np.sort(np.random.default_rng(seed).choice(picked.n, size=n, replace=False)))
     if picked.n == 0:
-        raise ValueError("no beats match that choice: pick other classes or indices")
+        raise AnomalyInputError("no beats match that choice: pick other classes or indices")
     return picked
 
 
@@ -699,7 +811,7 @@ def score_returned_weights(trainer: Trainer, weights: Any, beats: ecg.Beats,
     backend = None
     if hasattr(weights, "weights") and not isinstance(weights, Mapping):
         if getattr(weights, "error", None) or weights.weights is None:
-            raise ValueError(f"the browser fine-tune returned no weights: {getattr(weights, 'error', None)}")
+            raise AnomalyInputError(f"the browser fine-tune returned no weights: {getattr(weights, 'error', None)}")
         losses, backend, weights = [float(v) for v in weights.losses], weights.backend, weights.weights
     if not isinstance(weights, Mapping):
         raise TypeError(f"weights must be a FitResult or a {{name: array}} mapping, got {type(weights).__name__}")

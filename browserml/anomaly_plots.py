@@ -67,8 +67,13 @@ def roc_curve(scores_by_name: dict[str, np.ndarray], labels: np.ndarray, point: 
 
 
 def latent_scatter(latent: np.ndarray, labels: np.ndarray):
-    """The bottleneck codes by class; larger latents are projected to 2-D with PCA."""
-    fig, ax = _figure(4.6, 3.6)
+    """The bottleneck codes by class; larger latents are projected to 2-D with PCA.
+
+    The legend sits beside the plot, outside it, with every class's full name (the
+    longest, "Supraventricular premature or ectopic beat", wrapped): inside the axes
+    it either covered the points or had to cut the names short.
+    """
+    fig, ax = _figure(7.2, 3.6)
     coords, note = latent, ""
     if latent.shape[1] > 2:
         from sklearn.decomposition import PCA
@@ -79,10 +84,19 @@ def latent_scatter(latent: np.ndarray, labels: np.ndarray):
     for c in sorted(np.unique(labels)):
         sel = labels == c
         ax.scatter(coords[sel, 0], coords[sel, 1], s=6, alpha=0.5, color=CLASS_COLOURS.get(int(c), "gray"),
-                   label=ecg.CLASS_NAMES.get(int(c), str(c))[:28])
+                   label=class_label(int(c)))
     ax.set(title="latent space" + note, xlabel="z₁", ylabel="z₂")
-    ax.legend(fontsize=6, markerscale=2)
+    fig.legend(loc="outside right center", fontsize=8, markerscale=2, title="class", title_fontsize=8)
     return fig
+
+
+def class_label(cls: int, width: int = 24, numbered: bool = False) -> str:
+    """A class's full name (after its number if ``numbered``), wrapped to lines of at
+    most ``width`` characters: never cut short."""
+    import textwrap
+
+    name = ecg.CLASS_NAMES.get(cls, str(cls))
+    return textwrap.fill(f"{cls}: {name}" if numbered else name, width)
 
 
 def beat_plot(scaled: np.ndarray, reconstruction: np.ndarray, title: str):
@@ -109,6 +123,6 @@ def example_beats(beats: "ecg.Beats", per_class: int = 3, seed: int = 0):
         idx = np.flatnonzero(beats.y == c)
         for i in rng.choice(idx, size=min(per_class, len(idx)), replace=False):
             ax.plot(beats.x[i], color=CLASS_COLOURS.get(int(c), "gray"), lw=1)
-        ax.set_title(f"{c}: {ecg.CLASS_NAMES[int(c)][:22]}", fontsize=8)
+        ax.set_title(class_label(int(c), numbered=True), fontsize=8)
         ax.set_xlabel("time step", fontsize=8)
     return fig

@@ -17,25 +17,87 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
+from browserml.errors import BadInput, finite_float
 from browserml.paths import exports_dir, project_root
 
 RUNTIME_CHOICES = ("node:cpu", "node:wasm", "chromium:cpu", "chromium:wasm", "chromium:webgl")
 
 
+def _runtime_pairs(item: str) -> list[tuple[str, str]]:
+    """``node`` -> its cpu and wasm backends; ``node:cpu`` -> itself; anything else refused."""
+    if item in ("node", "chromium"):
+        return [(item, "cpu"), (item, "wasm")]
+    if item in RUNTIME_CHOICES:
+        runtime, backend = item.split(":")
+        return [(runtime, backend)]
+    raise BadInput(f"unknown runtime {item!r}; use node, chromium or one of {', '.join(RUNTIME_CHOICES)}")
+
+
 def _runtimes(spec: Sequence[str]) -> list[tuple[str, str]]:
-    pairs = []
-    for item in spec:
-        if item in ("node", "chromium"):
-            pairs += [(item, "cpu"), (item, "wasm")]
-        elif item in RUNTIME_CHOICES:
-            runtime, backend = item.split(":")
-            pairs.append((runtime, backend))
-        else:
-            raise SystemExit(f"unknown runtime {item!r}; use node, chromium or one of {', '.join(RUNTIME_CHOICES)}")
-    return pairs
+    return [pair for item in spec for pair in _runtime_pairs(item)]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (``browserml polyfit: argument --lr: ...``)
+    and exit status 2, like every other expected error; ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _argtype(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    """An argparse ``type`` from a parser that raises :class:`BadInput`: the message becomes
+    argparse's one-line usage error, raised while parsing, before anything runs (so a
+    bad ``--check`` is refused before training, not after the export is written)."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except BadInput as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    convert.__name__ = name  # argparse names the type in its message
+    return convert
+
+
+def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise BadInput(f"must be a whole number, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise BadInput(f"must be {minimum} or more{'' if maximum is None else f' and at most {maximum}'}, "
+                           f"got {value}")
+        return value
+
+    return _argtype(parse, "whole number")
+
+
+def _number(low: float | None = None, high: float | None = None, low_open: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise BadInput(f"must be a number, got {text!r}") from None
+        try:
+            return finite_float("", value, low, high, low_open=low_open)
+        except BadInput as err:  # "argument --lr: must be ...": argparse names the option
+            raise BadInput(str(err).strip()) from None
+
+    return _argtype(parse, "number")
+
+
+def _runtime(text: str) -> str:
+    _runtime_pairs(text)
+    return text
+
+
+RUNTIME = _argtype(_runtime, "runtime")
 
 
 def _checks(spec: Sequence[str]) -> list[tuple[str, str]]:
@@ -136,11 +198,27 @@ def _search_progress(label: str):
 
 def _image_set(name_or_folder: str | None):
     """A registered set by name, or any folder of images (one subfolder per class)."""
-    from browserml.data.images import load_folder, load_image_set
+    from browserml.data.images import IMAGE_SETS, ImageDataError, load_folder, load_image_set
 
-    if name_or_folder and Path(name_or_folder).is_dir():
-        return load_folder(name_or_folder)
-    return load_image_set(name_or_folder or "FASHION200")
+    name = name_or_folder or "FASHION200"
+    path = Path(name)
+    if path.is_dir():
+        return load_folder(path)
+    if name.upper() in IMAGE_SETS:
+        return load_image_set(name)
+    if path.exists():
+        raise ImageDataError(f"--dataset {name}: a file, not a folder of images (one subfolder per class)")
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise ImageDataError(f"--dataset {name}: no such folder")
+    raise ImageDataError(f"--dataset {name}: no such folder, and no image set of that name "
+                         f"(the sets: {', '.join(IMAGE_SETS)})")
+
+
+def _search_k(asked: int, available: int, name: str) -> int:
+    """``--k`` capped by the images there are to rank (a small folder has fewer than 15)."""
+    if available < 1:
+        raise BadInput(f"{name} has {available + 1} image(s); searching needs at least 2")
+    return min(asked, available)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -149,10 +227,16 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if args.verb == "export":
         return _search_export(args)
+    query_image = None
+    if args.verb == "query" and args.image is not None:  # checked before any model loads
+        from browserml.data.images import read_image
+
+        query_image = read_image(args.image, name=str(args.image))
     images = _image_set(args.dataset)
+    _check_backbone(args.backbone)
     layers = args.layer or ["head_relu"]
     if args.verb == "evaluate":
-        k = min(args.k, len(images) - 1)  # a small folder has fewer than 15 other images
+        k = _search_k(args.k, len(images) - 1, images.name)
         print(f"search[{images.name}] {args.backbone}: mean weighted score over all {len(images)} queries "
               f"(random ranking: {se.random_score_expectation(images.labels):.3f})")
         for layer in layers:
@@ -164,28 +248,40 @@ def cmd_search(args: argparse.Namespace) -> int:
                     print(f"  {layer:>18s} {pooling:7s} {metric:10s} score {ev.mean_score:.3f}  "
                           f"P@{k} {ev.precision_at_k:.3f}  mAP {ev.mean_average_precision:.3f}  dim {feats.shape[1]}")
         return 0
+    if args.verb == "query":
+        if query_image is None and args.index >= len(images):
+            raise BadInput(f"--index {args.index} is out of range: {images.name} has {len(images)} images "
+                           f"(0 to {len(images) - 1})")
+        k = _search_k(args.k, len(images) - (query_image is None), images.name)
     feats = cached_features(images, args.backbone, _layer_arg(layers[0]), args.pooling[0],
                             progress=_search_progress("features"))
     print(f"search[{images.name}] {args.backbone} {layers[0]} {args.pooling[0]}: features {feats.shape}")
     if args.verb == "features":
         return 0
-    if args.image:
-        from browserml.data.images import read_image
+    if query_image is not None:
         from browserml.imagesearch.backbones import load_backbone
         from browserml.imagesearch.features import extract_features
 
         bb = load_backbone(args.backbone)
-        query = extract_features(bb, _layer_arg(layers[0]), args.pooling[0],
-                                 read_image(args.image.read_bytes(), str(args.image))[None])[0]
+        query = extract_features(bb, _layer_arg(layers[0]), args.pooling[0], query_image[None])[0]
         label = None
     else:
         query, label = args.index, int(images.labels[args.index])
-    result = se.top_k(feats, query, k=args.k, metric=args.metric[0], p=args.p)
+    result = se.top_k(feats, query, k=k, metric=args.metric[0], p=args.p)
     for rank, (i, d) in enumerate(zip(result.indices, result.distances), 1):
         print(f"  {rank:2d}. #{i:<4d} {images.class_names[images.labels[i]]:24s} distance {d:.4f}")
     if label is not None:
-        print(f"  search result score: {se.weighted_score(images.labels[result.indices], label, args.k):.3f}")
+        print(f"  search result score: {se.weighted_score(images.labels[result.indices], label, k):.3f}")
     return 0
+
+
+def _check_backbone(name: str) -> None:
+    """An unknown ``--backbone`` named with the choices (the registry imports TensorFlow,
+    so this runs after the cheap checks, not while parsing)."""
+    from browserml.imagesearch.backbones import backbone_names
+
+    if name not in backbone_names():
+        raise BadInput(f"unknown backbone {name!r}; choose one of {', '.join(backbone_names())}")
 
 
 def _layer_arg(layer: str) -> int | str:
@@ -195,8 +291,10 @@ def _layer_arg(layer: str) -> int | str:
 def _search_export(args: argparse.Namespace) -> int:
     from browserml.imagesearch.export import DEFAULT_DATASET, export_imagesearch, variant_dirs
 
+    dataset = _image_set(args.dataset or DEFAULT_DATASET)
+    _check_backbone(args.backbone)
     rows = export_imagesearch(args.out, backbone=args.backbone, layer=_layer_arg((args.layer or ["head_relu"])[0]),
-                              pooling=args.pooling[0], dataset=_image_set(args.dataset or DEFAULT_DATASET), metric=args.metric[0],
+                              pooling=args.pooling[0], dataset=dataset, metric=args.metric[0],
                               progress=_search_progress("features"))
     print(f"exported TF.js feature extractor, gallery and page to {args.out}")
     for r in rows:
@@ -214,6 +312,8 @@ def cmd_handtrack(args: argparse.Namespace) -> int:
     from browserml.handtrack import detect as hd
 
     if args.verb == "convert":
+        if args.image is not None:
+            raise BadInput(f"IMAGE is for detect only; convert takes none (got {args.image})")
         from browserml.handtrack.convert import format_rows
         from browserml.handtrack.page import export_handtrack
 
@@ -225,15 +325,19 @@ def cmd_handtrack(args: argparse.Namespace) -> int:
             print(f"  {row.variant}:")
             status |= _report(row.folder, _checks(args.check), repeats=3)
         return status
+    image = None
+    if args.verb == "detect":  # the image is read (and refused) before the model loads
+        if args.image is None:
+            raise BadInput("detect needs an IMAGE: browserml handtrack detect photo.jpg")
+        from browserml.data.images import read_image
+
+        image = read_image(args.image, name=str(args.image))
+    elif args.image is not None:
+        raise BadInput(f"IMAGE is for detect only; {args.verb} takes none (got {args.image})")
     params = {"scoreThreshold": args.score, "iouThreshold": args.iou, "maxNumBoxes": args.max_boxes,
               "flipHorizontal": args.flip}
     detector = hd.load(args.model_type, args.size, **params)
-    if args.verb == "detect":
-        if args.image is None:
-            raise SystemExit("browserml handtrack detect needs an IMAGE")
-        from browserml.data.images import read_image
-
-        image = read_image(args.image.read_bytes(), str(args.image))
+    if image is not None:
         detector.detect(image)  # warm-up: the first call builds the graph
         found, ms = detector.timed_detect(image)
         print(f"{args.image}: {len(found)} detection(s) in {ms:.1f} ms ({args.model_type}, size {args.size})")
@@ -317,8 +421,18 @@ def cmd_playground(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Judge an export someone else may have written: a folder that is broken, contradicts
+    its contract or that TF.js cannot load is the expected answer here, said in one line."""
+    from browserml.tfjs_check import TfjsRuntimeError, _checked_export
+
+    folder = _checked_export(args.export_dir)
     print(f"{args.export_dir}:")
-    return _report(Path(args.export_dir), _runtimes(args.runtime))
+    try:
+        return _report(folder, _runtimes(args.runtime))
+    except TfjsRuntimeError as err:
+        if isinstance(err, BadInput):
+            raise
+        raise BadInput(f"TF.js could not run {args.export_dir}: {str(err).splitlines()[0]}") from err
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -376,44 +490,44 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="browserml", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="browserml", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("polyfit", help="lesson 1: fit a polynomial with the Ops API and export it to TF.js")
     p.add_argument("--setting", choices=["quadratic", "cubic"], default="quadratic")
-    p.add_argument("--degree", type=int, help="model degree (default: the setting's)")
-    p.add_argument("--lr", type=float, help="SGD learning rate (default: the setting's)")
-    p.add_argument("--iterations", type=int, help="SGD iterations (default: the setting's)")
+    p.add_argument("--degree", type=_whole(0), help="model degree (default: the setting's)")
+    p.add_argument("--lr", type=_number(0, low_open=True), help="SGD learning rate (default: the setting's)")
+    p.add_argument("--iterations", type=_whole(1), help="SGD iterations (default: the setting's)")
     p.add_argument("--method", choices=["minimize", "tape"], default="minimize")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=exports_dir() / "polynomial")
-    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME",
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME", type=RUNTIME,
                    help="TF.js runtimes to verify the export in (default: node); none to skip")
     p.set_defaults(func=cmd_polyfit)
 
     p = sub.add_parser("anomaly", help="lesson 2: the Anomagram autoencoder on ECG5000")
     p.add_argument("verb", choices=["train", "evaluate", "export"],
                    help="train; train and evaluate against baselines; or all that and export to TF.js")
-    p.add_argument("--hidden", type=int, nargs="+", help="encoder hidden layer widths (default 7 3)")
-    p.add_argument("--latent", type=int)
+    p.add_argument("--hidden", type=_whole(1), nargs="+", help="encoder hidden layer widths (default 7 3)")
+    p.add_argument("--latent", type=_whole(1))
     p.add_argument("--activation", choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"])
     p.add_argument("--output-activation", dest="output_activation",
                    choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"])
     p.add_argument("--optimizer", choices=["adam", "adamax", "adadelta", "rmsprop", "momentum", "sgd"])
-    p.add_argument("--lr", dest="learning_rate", type=float)
+    p.add_argument("--lr", dest="learning_rate", type=_number())
     p.add_argument("--regularizer", choices=["none", "l1", "l2", "l1l2"])
-    p.add_argument("--reg-rate", dest="regularizer_rate", type=float)
-    p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--train-size", dest="train_size", type=int)
-    p.add_argument("--abnormal-share", dest="abnormal_share", type=float)
+    p.add_argument("--reg-rate", dest="regularizer_rate", type=_number())
+    p.add_argument("--batch-size", dest="batch_size", type=_whole(1))
+    p.add_argument("--epochs", type=_whole(1))
+    p.add_argument("--train-size", dest="train_size", type=_whole(1))
+    p.add_argument("--abnormal-share", dest="abnormal_share", type=_number())
     p.add_argument("--split", choices=["ucr", "anomagram"])
-    p.add_argument("--val-fraction", dest="val_fraction", type=float)
+    p.add_argument("--val-fraction", dest="val_fraction", type=_number())
     p.add_argument("--seed", type=int)
     p.add_argument("--rule", choices=["best_f1", "mean_k_sigma"], default="best_f1")
-    p.add_argument("--k", type=float, default=3.0, help="k of the mean+kσ rule")
+    p.add_argument("--k", type=_number(0), default=3.0, help="k of the mean+kσ rule")
     p.add_argument("--out", type=Path, default=exports_dir() / "anomaly")
-    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME", type=RUNTIME)
     p.set_defaults(func=cmd_anomaly)
 
     p = sub.add_parser("search", help="lesson 3: layer-wise CNN image search (ConvNet Playground)")
@@ -426,11 +540,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pooling", nargs="+", default=["avg"], choices=["flatten", "avg", "max"])
     p.add_argument("--metric", nargs="+", default=["cosine"], choices=["cosine", "euclidean", "squared", "minkowski"])
     p.add_argument("--p", type=float, default=3.0, help="the p of the minkowski metric")
-    p.add_argument("--k", type=int, default=15)
-    p.add_argument("--index", type=int, default=0, help="query: the gallery image to search from")
+    p.add_argument("--k", type=_whole(1), default=15, help="results per query (capped by the images there are)")
+    p.add_argument("--index", type=_whole(0), default=0, help="query: the gallery image to search from")
     p.add_argument("--image", type=Path, help="query: an image file to search with instead")
     p.add_argument("--out", type=Path, default=exports_dir() / "imagesearch")
-    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME", type=RUNTIME)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("handtrack", help="lesson 4: the handtrack.js hand detector in Python, re-converted")
@@ -441,13 +555,13 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["ssd320fpnlite", "ssd640fpnlite"])
     p.add_argument("--size", default="small", choices=["small", "medium", "large"],
                    help="handtrack.js modelSize: small = int8 (default), medium = float16, large = float32")
-    p.add_argument("--score", type=float, default=0.6, help="score threshold")
-    p.add_argument("--iou", type=float, default=0.2, help="NMS IoU threshold")
-    p.add_argument("--max-boxes", dest="max_boxes", type=int, default=20)
+    p.add_argument("--score", type=_number(0, 1), default=0.6, help="score threshold")
+    p.add_argument("--iou", type=_number(0, 1), default=0.2, help="NMS IoU threshold")
+    p.add_argument("--max-boxes", dest="max_boxes", type=_whole(0), default=20)
     p.add_argument("--flip", action="store_true", help="flipHorizontal")
-    p.add_argument("--repeats", type=int, default=50, help="benchmark: timed runs")
+    p.add_argument("--repeats", type=_whole(1), default=50, help="benchmark: timed runs")
     p.add_argument("--out", type=Path, default=exports_dir() / "handtrack")
-    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME", type=RUNTIME)
     p.set_defaults(func=cmd_handtrack)
 
     from browserml import playground as pg
@@ -473,17 +587,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regularization-rate", dest="regularization_rate", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=exports_dir() / "playground")
-    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME",
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME", type=RUNTIME,
                    help="TF.js runtimes for the parity check; chromium ones also open the export's page")
     p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("check", help="run an export's parity sample in real TF.js")
     p.add_argument("export_dir")
-    p.add_argument("--runtime", nargs="+", default=["node", "chromium"], metavar="RUNTIME")
+    p.add_argument("--runtime", nargs="+", default=["node", "chromium"], metavar="RUNTIME", type=RUNTIME)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("serve", help="serve the project on 127.0.0.1 so export pages can load TF.js")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_whole(0, 65535), default=8000)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("nbclean", help="strip outputs and write notebooks in canonical form")
@@ -504,13 +618,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. An expected error (:class:`~browserml.errors.BadInput`) is one line on
     stderr and exit status 2; anything else is a bug and keeps its traceback."""
-    from browserml.errors import BadInput
-
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except BadInput as err:
-        print(f"browserml {args.command}: {err}", file=sys.stderr)
+        said = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())  # one line, always
+        print(f"browserml {args.command}: {said}", file=sys.stderr)
         return 2
 
 

@@ -56,7 +56,7 @@ FATAL_CONSOLE_PATTERNS: tuple[str, ...] = (
     "Failed to load model class", "Could not create model", "Error rendering", "failed to activate",
 )
 VIEWPORT = {"width": 1280, "height": 1000}
-ACTION_KINDS = ("slider", "button", "canvas", "tab", "wait")
+ACTION_KINDS = ("slider", "drag", "select", "button", "canvas", "tab", "wait")
 
 
 class LabCheckError(RuntimeError):
@@ -280,6 +280,47 @@ class LabSession:
         }""", rel)
         self.wait_idle(page, timeout_s or self.timeout_s)
         return page
+
+    def reopen(self, page: Any, timeout_s: float | None = None) -> None:
+        """Close the notebook's tab, keeping its kernel, and open it again: what a learner
+        gets after a page reload. The widget manager then restores every app from the
+        live kernel, and JupyterLab gives the new view a new widget subshell (the old one
+        is deleted with the closed tab)."""
+        rel = self._path(page)
+        page.evaluate("""async (p) => {
+            const panel = window.__bml.panelFor(p);
+            await panel.context.save();
+            panel.dispose();
+        }""", rel)
+        page.wait_for_function("p => window.__bml.panelFor(p) === null", arg=rel)
+        page.wait_for_timeout(500)
+        self._spare = None if self._spare is page else self._spare
+        self._paths[id(page)] = rel
+        page.evaluate("async (p) => { await window.jupyterapp.commands.execute('docmanager:open', {path: p}); }", rel)
+        page.wait_for_function("p => window.__bml.panelFor(p) !== null", arg=rel,
+                               timeout=(timeout_s or self.timeout_s) * 1000)
+        page.evaluate("""async (p) => {
+            const panel = window.__bml.panelFor(p);
+            await panel.context.ready;
+            await panel.sessionContext.ready;
+            window.jupyterapp.shell.activateById(panel.id);
+        }""", rel)
+        self.wait_idle(page, timeout_s or self.timeout_s)
+
+    def reload(self, page: Any, timeout_s: float | None = None) -> str:
+        """Reload the browser page (the notebook's kernel lives on); return the selector of
+        the last app once the widget manager has restored it from the kernel."""
+        rel = self._path(page)
+        timeout_ms = (timeout_s or self.timeout_s) * 1000
+        page.reload(timeout=timeout_ms)
+        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout_ms)
+        page.evaluate("async () => { await window.jupyterapp.restored; }")
+        page.evaluate(_JS_HELPERS)
+        page.wait_for_function("p => window.__bml.panelFor(p) !== null", arg=rel, timeout=timeout_ms)
+        page.evaluate("async (p) => { await window.__bml.panelFor(p).sessionContext.ready; }", rel)
+        page.wait_for_function("p => window.__bml.lastWidget(p) !== null", arg=rel, timeout=timeout_ms)
+        self.wait_idle(page, timeout_s or self.timeout_s)
+        return self.last_widget_selector(page)
 
     def _path(self, page: Any) -> str:
         try:
@@ -548,6 +589,9 @@ class Action:
     ``kind``:
     - ``"slider"``: focus the ``.noUi-handle`` of the slider labelled ``target`` and
       press ``key`` ``presses`` times (what a learner does with arrow keys);
+    - ``"drag"``: drag the handle of the slider labelled ``target`` with the mouse by
+      ``x`` (a fraction of the track's width, negative to the left), in ``presses`` steps;
+    - ``"select"``: choose the option whose text is ``key`` in the dropdown labelled ``target``;
     - ``"button"``: click the button whose text is ``target``;
     - ``"canvas"``: click canvas number ``index`` (in page order, from 0) at ``(x, y)``;
     - ``"tab"``: click the tab titled ``target`` (an ``ipywidgets.Tab``);
@@ -778,14 +822,29 @@ def _probe(page: Any, check: LessonCheck, selector: str) -> str:
 def perform(page: Any, action: Action, selector: str) -> None:
     """Do ``action`` on the widget output matched by ``selector``, as a learner would."""
     el = page.locator(selector)
-    if action.kind == "slider":
+    if action.kind in ("slider", "drag"):
         slider = el.locator(".widget-slider", has=page.locator(".widget-label", has_text=action.target)).first
         handle = slider.locator(".noUi-handle").first
         handle.scroll_into_view_if_needed()
-        handle.focus()
-        for _ in range(action.presses):
-            handle.press(action.key)
-            page.wait_for_timeout(50)
+        if action.kind == "drag":
+            track = slider.locator(".noUi-target").first.bounding_box()
+            box = handle.bounding_box()
+            if track is None or box is None:
+                raise LabCheckError(f"the slider {action.target!r} is not on screen")
+            x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            page.mouse.move(x0 + action.x * track["width"], y0, steps=max(action.presses, 1))
+            page.mouse.up()
+        else:
+            handle.focus()
+            for _ in range(action.presses):
+                handle.press(action.key)
+                page.wait_for_timeout(50)
+    elif action.kind == "select":
+        dropdown = el.locator(".widget-dropdown", has=page.locator(".widget-label", has_text=action.target)).first
+        dropdown.scroll_into_view_if_needed()
+        dropdown.locator("select").select_option(label=action.key)
     elif action.kind == "button":
         enabled = "button.jupyter-button:not([disabled])"
         if action.tooltip:

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from browserml.errors import BadInput, finite_float, positive_int
 from browserml.inbrowser import BrowserRequest, BrowserRunLike
 from browserml.paths import TEMPLATES_DIR
 
@@ -55,6 +56,17 @@ BATCH_SIZES = (1, 30)
 NOISE_RANGE = (0.0, 0.5)
 TRAIN_RATIO_RANGE = (0.1, 0.9)
 GRID_RESOLUTION = 100
+SAMPLES_RANGE = (20, 100_000)
+#: NumPy and TensorFlow seeds are unsigned 32-bit numbers.
+MAX_SEED = 2**32 - 1
+
+
+class PlaygroundError(BadInput):
+    """A setting or action Playground cannot take: one line naming it and what works."""
+
+
+class TrainingDiverged(PlaygroundError, FloatingPointError):
+    """The loss became NaN or infinite: the settings, not the code, are at fault."""
 
 
 def task_of(dataset: str) -> str:
@@ -63,7 +75,7 @@ def task_of(dataset: str) -> str:
         return "classification"
     if dataset in REGRESSION:
         return "regression"
-    raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
+    raise PlaygroundError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
 
 
 # --------------------------------------------------------------------------- configuration
@@ -91,34 +103,36 @@ class PlaygroundConfig:
     n_samples: int | None = None
 
     def __post_init__(self) -> None:
+        """Refuse a bad setting in one line naming it: whole numbers stay whole (a batch of
+        2.5 or 2.9 neurons is refused, not truncated), rates are finite numbers in range
+        (a bool is not a learning rate). Values from the widgets' sliders and dropdowns pass."""
         task_of(self.dataset)
+        if isinstance(self.features, (str, bytes)):
+            raise PlaygroundError(f"features must be a list of feature names, got {self.features!r}")
         object.__setattr__(self, "features", tuple(self.features))
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, Sequence):
+            raise PlaygroundError(f"hidden must be a list of layer widths such as (4, 2), got {self.hidden!r}")
         if not self.features:
-            raise ValueError("pick at least one input feature")
+            raise PlaygroundError("pick at least one input feature")
         unknown = [f for f in self.features if f not in FEATURES]
         if unknown:
-            raise ValueError(f"unknown feature(s) {unknown}; choose from {FEATURES}")
+            raise PlaygroundError(f"unknown feature(s) {unknown}; choose from {FEATURES}")
         if len(set(self.features)) != len(self.features):
-            raise ValueError(f"features repeat: {self.features}")
+            raise PlaygroundError(f"features repeat: {self.features}")
         if len(self.hidden) > MAX_LAYERS:
-            raise ValueError(f"at most {MAX_LAYERS} hidden layers, got {len(self.hidden)}")
-        if any(not 1 <= h <= MAX_NEURONS for h in self.hidden):
-            raise ValueError(f"each hidden layer has 1 to {MAX_NEURONS} neurons, got {self.hidden}")
+            raise PlaygroundError(f"at most {MAX_LAYERS} hidden layers, got {len(self.hidden)}")
+        object.__setattr__(self, "hidden", tuple(_neurons(i, h) for i, h in enumerate(self.hidden)))
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+            raise PlaygroundError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.regularization not in REGULARIZATIONS:
-            raise ValueError(f"regularization must be one of {REGULARIZATIONS}, got {self.regularization!r}")
-        _check_range("noise", self.noise, *NOISE_RANGE)
-        _check_range("train_ratio", self.train_ratio, *TRAIN_RATIO_RANGE)
-        _check_range("learning_rate", self.learning_rate, 1e-6, 10.0)
-        _check_range("regularization_rate", self.regularization_rate, 0.0, 10.0)
-        if not BATCH_SIZES[0] <= int(self.batch_size) <= BATCH_SIZES[1]:
-            raise ValueError(f"batch_size must be in {BATCH_SIZES}, got {self.batch_size}")
-        if self.n_samples is not None and not 20 <= int(self.n_samples) <= 100_000:
-            raise ValueError(f"n_samples must be in [20, 100000], got {self.n_samples}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+            raise PlaygroundError(f"regularization must be one of {REGULARIZATIONS}, got {self.regularization!r}")
+        for name, bounds in (("noise", NOISE_RANGE), ("train_ratio", TRAIN_RATIO_RANGE),
+                             ("learning_rate", (1e-6, 10.0)), ("regularization_rate", (0.0, 10.0))):
+            object.__setattr__(self, name, _check_range(name, getattr(self, name), *bounds))
+        object.__setattr__(self, "batch_size", _whole("batch_size", self.batch_size, *BATCH_SIZES))
+        if self.n_samples is not None:
+            object.__setattr__(self, "n_samples", _whole("n_samples", self.n_samples, *SAMPLES_RANGE))
+        object.__setattr__(self, "seed", _whole("seed", self.seed, 0, MAX_SEED))
 
     @property
     def task(self) -> str:
@@ -137,13 +151,35 @@ class PlaygroundConfig:
         known = set(asdict(self))
         unknown = set(changes) - known
         if unknown:
-            raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise PlaygroundError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
         return replace(self, **changes)
 
 
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+def _check_range(name: str, value: object, low: float, high: float) -> float:
+    """``value`` as a float in [low, high]; NaN, inf, bools and strings refused."""
+    try:
+        return finite_float(name, value, low, high)
+    except BadInput as err:
+        raise PlaygroundError(f"{name} must be a number in [{low}, {high}], got {value!r}") from err
+
+
+def _whole(name: str, value: object, low: int, high: int) -> int:
+    """``value`` as an int in [low, high]: 2.5 is refused, not truncated to 2."""
+    try:
+        number = positive_int(name, value, minimum=low)
+    except BadInput as err:
+        raise PlaygroundError(f"{name} must be a whole number in [{low}, {high}], got {value!r}") from err
+    if number > high:
+        raise PlaygroundError(f"{name} must be a whole number in [{low}, {high}], got {value!r}")
+    return number
+
+
+def _neurons(layer: int, value: object) -> int:
+    try:
+        return _whole(f"hidden layer {layer + 1}", value, 1, MAX_NEURONS)
+    except PlaygroundError as err:
+        raise PlaygroundError(f"each hidden layer has a whole number of neurons, 1 to {MAX_NEURONS}; "
+                              f"hidden layer {layer + 1} got {value!r}") from err
 
 
 # --------------------------------------------------------------------------- datasets (Playground's dataset.ts)
@@ -268,15 +304,15 @@ def feature_columns(xy: np.ndarray, features: Sequence[str]) -> np.ndarray:
     """
     xy = np.asarray(xy, dtype=np.float32)
     if xy.ndim != 2 or xy.shape[1] != 2:
-        raise ValueError(f"points must have shape (n, 2), got {xy.shape}")
+        raise PlaygroundError(f"points must have shape (n, 2), got {xy.shape}")
     if not np.all(np.isfinite(xy)):
-        raise ValueError("points contain NaN or infinity")
+        raise PlaygroundError("points contain NaN or infinity")
     x1, x2 = xy[:, 0], xy[:, 1]
     table = {"x1": x1, "x2": x2, "x1^2": x1 * x1, "x2^2": x2 * x2, "x1*x2": x1 * x2,
              "sin(x1)": np.sin(x1), "sin(x2)": np.sin(x2)}
     unknown = [f for f in features if f not in table]
     if unknown:
-        raise ValueError(f"unknown feature(s) {unknown}; choose from {FEATURES}")
+        raise PlaygroundError(f"unknown feature(s) {unknown}; choose from {FEATURES}")
     return np.stack([table[f] for f in features], axis=1).astype(np.float32)
 
 
@@ -287,7 +323,7 @@ def grid_points(resolution: int = GRID_RESOLUTION) -> np.ndarray:
     reshaped to (resolution, resolution) *is* the picture.
     """
     if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
+        raise PlaygroundError(f"resolution must be at least 2, got {resolution}")
     ticks = np.linspace(-DOMAIN, DOMAIN, resolution, dtype=np.float32)
     x1, x2 = np.meshgrid(ticks, ticks[::-1])
     return np.stack([x1.ravel(), x2.ravel()], axis=1)
@@ -455,21 +491,21 @@ class PlaygroundState:
     def toggle_feature(self, feature: str, on: bool) -> None:
         """Playground's click on an input: switch one feature on or off (order stays canonical)."""
         if feature not in FEATURES:
-            raise ValueError(f"unknown feature {feature!r}; choose from {FEATURES}")
+            raise PlaygroundError(f"unknown feature {feature!r}; choose from {FEATURES}")
         chosen = set(self.config.features) | {feature} if on else set(self.config.features) - {feature}
         if not chosen:
-            raise ValueError("keep at least one input feature")
+            raise PlaygroundError("keep at least one input feature")
         self.set(features=tuple(f for f in FEATURES if f in chosen))
 
     def add_layer(self) -> None:
         """Playground's "+" above the layers: a new last hidden layer of 2 neurons."""
         if len(self.config.hidden) >= MAX_LAYERS:
-            raise ValueError(f"Playground allows at most {MAX_LAYERS} hidden layers")
+            raise PlaygroundError(f"Playground allows at most {MAX_LAYERS} hidden layers")
         self.set(hidden=self.config.hidden + (2,))
 
     def remove_layer(self) -> None:
         if not self.config.hidden:
-            raise ValueError("there is no hidden layer to remove")
+            raise PlaygroundError("there is no hidden layer to remove")
         self.set(hidden=self.config.hidden[:-1])
 
     def add_neuron(self, layer: int) -> None:
@@ -507,7 +543,7 @@ class PlaygroundState:
     def accuracy(self, split: str = "test") -> float:
         """Share of points on the right side of 0 (classification only)."""
         if self.config.task != "classification":
-            raise ValueError("accuracy is defined for the classification datasets only")
+            raise PlaygroundError("accuracy is defined for the classification datasets only")
         columns, target = self._split(split)
         return float(np.mean(np.sign(self.network.predict(columns)) == target))
 
@@ -516,16 +552,42 @@ class PlaygroundState:
             return self._train_columns, self.data.train_y
         if split == "test":
             return self._test_columns, self.data.test_y
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise PlaygroundError(f"split must be 'train' or 'test', got {split!r}")
 
     def step(self, epochs: int = 1) -> EpochStats:
-        """Train ``epochs`` epochs (Playground's "step" button is one)."""
+        """Train ``epochs`` epochs (Playground's "step" button is one).
+
+        At the first epoch whose loss is NaN or infinite the network is put back as it was
+        before that epoch and :class:`TrainingDiverged` says why and what to try: in-range
+        settings can still diverge (plane, relu, learning rate 10, batch 1), and
+        Playground itself would draw NaN every epoch without a word.
+        """
+        epochs = positive_int("epochs", epochs)
         with self._lock:
-            for _ in range(int(epochs)):
+            for _ in range(epochs):
+                before = self.network.model.get_weights()
                 self.network.train_epoch(self._train_columns, self.data.train_y, self._shuffle)
+                stats = EpochStats(self.epoch + 1, self.loss("train"), self.loss("test"))
+                if not (math.isfinite(stats.train_loss) and math.isfinite(stats.test_loss)):
+                    self.network.model.set_weights(before)
+                    raise TrainingDiverged(self._divergence_message(stats))
                 self.epoch += 1
-                self.history.append(self._stats())
+                self.history.append(stats)
             return self.history[-1]
+
+    def _divergence_message(self, stats: EpochStats) -> str:
+        """Why a loss became NaN, and what to try, in one line."""
+        c = self.config
+        tenth = c.learning_rate / 10
+        lower = max((r for r in (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001) if r <= tenth), default=None)
+        fix = f"lower the learning rate (try {lower:g})" if lower is not None else "lower the learning rate"
+        if c.activation in ("relu", "linear"):
+            fix += ", or pick tanh (it is bounded)"
+        if c.batch_size < 10:
+            fix += f", or raise the batch size above {c.batch_size}"
+        return (f"training diverged at epoch {stats.epoch}: the loss became {stats.train_loss} "
+                f"(learning rate {c.learning_rate:g} is too high for {c.activation} with batch size {c.batch_size}); "
+                f"the network is back at epoch {self.epoch}: {fix}")
 
     def play(self, on_epoch: Callable[[EpochStats], None] | None = None, max_epochs: int | None = None) -> int:
         """Train until :meth:`pause` (from another thread) or ``max_epochs``; returns the epoch."""
@@ -676,10 +738,10 @@ def browser_request(state: PlaygroundState, export_dir: str | Path,
     info = manifest.extra.get("playground") or {}
     features = list((manifest.preprocessing or {}).get("features") or [])
     if features != list(state.config.features):
-        raise ValueError(f"{export_dir} takes features {features}, the state's network {list(state.config.features)}; "
+        raise PlaygroundError(f"{export_dir} takes features {features}, the state's network {list(state.config.features)}; "
                          "export this state again")
     if info.get("epoch") != state.epoch:
-        raise ValueError(f"{export_dir} holds the network at epoch {info.get('epoch')}, the state is at epoch "
+        raise PlaygroundError(f"{export_dir} holds the network at epoch {info.get('epoch')}, the state is at epoch "
                          f"{state.epoch}; export this state again")
     (inp,), (out,) = manifest.inputs, manifest.outputs
     columns = feature_columns(grid_points(resolution), state.config.features)
@@ -696,5 +758,5 @@ def browser_grid(run: BrowserRunLike, backend: str | None = None) -> np.ndarray:
     (values,) = outputs.values()
     side = int(round(np.sqrt(values.size)))
     if side * side != values.size:
-        raise ValueError(f"the page sent {values.size} values, not a square grid")
+        raise PlaygroundError(f"the page sent {values.size} values, not a square grid")
     return np.asarray(values, dtype=np.float64).reshape(side, side)

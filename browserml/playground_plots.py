@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
 from browserml import playground as pg
-from browserml.figures import NotebookFigure, new_figure
+from browserml.figures import NEUTRAL, NotebookFigure, new_figure
 
 ORANGE, BLUE = "#f59322", "#0877bd"
 PLAYGROUND_CMAP = LinearSegmentedColormap.from_list("playground", [ORANGE, "#e8eaeb", BLUE])
@@ -50,8 +50,9 @@ def plot_boundary(state: pg.PlaygroundState, title: str | None = None) -> Notebo
         _points(left, state.data.test_xy, state.data.test_y, edge="black")
     _square(left, title or f"{state.config.dataset}, epoch {state.epoch}")
     epochs = [h.epoch for h in state.history]
-    right.plot(epochs, [h.train_loss for h in state.history], label="training loss", color="#777")
-    right.plot(epochs, [h.test_loss for h in state.history], label="test loss", color="black")
+    # Both in the figures' neutral ink (it reads on light and dark pages), told apart by line style.
+    right.plot(epochs, [h.train_loss for h in state.history], label="training loss", color=NEUTRAL, ls="--")
+    right.plot(epochs, [h.test_loss for h in state.history], label="test loss", color=NEUTRAL, lw=2)
     right.set(xlabel="epoch", ylabel="½·squared error", yscale="log")
     right.legend()
     return fig

@@ -22,12 +22,21 @@ from pathlib import Path
 
 import numpy as np
 
+from browserml.errors import BadInput, finite_float
 from browserml.inbrowser import BrowserRequest
 from browserml.paths import TEMPLATES_DIR
 
 TrainMethod = str  # "minimize" | "tape"
 METHODS: tuple[str, ...] = ("minimize", "tape")
 MAX_DEGREE = 6
+
+
+class DivergedError(BadInput, FloatingPointError):
+    """SGD's loss became NaN or infinite: the learning rate is too large for the data.
+
+    A :class:`~browserml.errors.BadInput` (the learner fixes it by lowering the rate, and
+    the CLI says so in one line), and still a ``FloatingPointError`` for code that
+    catches divergence by that name."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,8 @@ def coefficient_names(degree: int) -> list[str]:
 
 
 def _check_degree(degree: int) -> None:
-    if not isinstance(degree, (int, np.integer)) or not 0 <= degree <= MAX_DEGREE:
-        raise ValueError(f"degree must be an int from 0 to {MAX_DEGREE}, got {degree!r}")
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 0 <= degree <= MAX_DEGREE:
+        raise BadInput(f"degree must be a whole number from 0 to {MAX_DEGREE}, got {degree!r}")
 
 
 # --------------------------------------------------------------------------- data
@@ -110,15 +119,15 @@ def make_data(
     """
     coeffs = tuple(float(c) for c in true_coeffs)
     if not coeffs or not all(np.isfinite(coeffs)):
-        raise ValueError(f"true_coeffs must be finite numbers, got {true_coeffs!r}")
+        raise BadInput(f"true_coeffs must be finite numbers, got {true_coeffs!r}")
     _check_degree(len(coeffs) - 1)
     if not isinstance(n_points, (int, np.integer)) or n_points < 2:
-        raise ValueError(f"n_points must be an int of at least 2, got {n_points!r}")
+        raise BadInput(f"n_points must be an int of at least 2, got {n_points!r}")
     if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+        raise BadInput(f"noise must be a finite number >= 0, got {noise!r}")
     lo, hi = map(float, x_range)
     if not lo < hi:
-        raise ValueError(f"x_range must be (low, high) with low < high, got {x_range!r}")
+        raise BadInput(f"x_range must be (low, high) with low < high, got {x_range!r}")
     rng = np.random.default_rng(seed)
     x = rng.uniform(lo, hi, n_points)
     y = np.polyval(coeffs, x) + rng.normal(0.0, noise, n_points)
@@ -126,7 +135,7 @@ def make_data(
     if normalize_y:
         y_min, y_range = float(y.min()), float(y.max() - y.min())
         if y_range == 0:
-            raise ValueError("cannot rescale y to [0, 1]: all ys are equal")
+            raise BadInput("cannot rescale y to [0, 1]: all ys are equal")
         y = (y - y_min) / y_range
     return PolyData(x.astype(np.float32), y.astype(np.float32), coeffs, float(noise), y_min, y_range)
 
@@ -166,7 +175,7 @@ class Polynomial:
         if init is None:
             init = np.random.default_rng(seed).uniform(0.0, 1.0, degree + 1)  # like Math.random()
         if len(init) != degree + 1:
-            raise ValueError(f"degree {degree} needs {degree + 1} initial coefficients, got {len(init)}")
+            raise BadInput(f"degree {degree} needs {degree + 1} initial coefficients, got {len(init)}")
         self.degree = degree
         self.variables = [tf.Variable(float(v), dtype=tf.float32, name=n) for n, v in zip(names, init)]
 
@@ -217,11 +226,10 @@ def train_steps(
     import tf_keras
 
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not np.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
-    if not isinstance(iterations, (int, np.integer)) or iterations < 0:
-        raise ValueError(f"iterations must be a non-negative int, got {iterations!r}")
+        raise BadInput(f"method must be one of {METHODS}, got {method!r}")
+    finite_float("learning_rate", learning_rate, 0.0, low_open=True)
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+        raise BadInput(f"iterations must be a whole number, 0 or more, got {iterations!r}")
     xs, ys = tf.constant(data.x), tf.constant(data.y)
     optimizer = tf_keras.optimizers.SGD(learning_rate)
     for i in range(1, iterations + 1):
@@ -243,10 +251,10 @@ def train_steps(
             grads = tape.gradient(value, model.variables)
             optimizer.apply_gradients(zip(grads, model.variables))
             loss = float(value)
-        if not np.isfinite(loss):
-            raise FloatingPointError(
+        if not np.isfinite(loss):  # the loss *before* this update: stop at the first bad one
+            raise DivergedError(
                 f"loss became {loss} at iteration {i}: the learning rate {learning_rate} is too large "
-                "for this data; try a smaller one"
+                "for this data (SGD diverges); try a smaller one"
             )
         yield TrainStep(i, loss, model.coeffs)
 
@@ -331,7 +339,7 @@ def export_polynomial(
 
     coeffs = [float(c) for c in coeffs]
     if not all(np.isfinite(coeffs)):
-        raise ValueError(f"coefficients must be finite, got {coeffs}")
+        raise BadInput(f"coefficients must be finite, got {coeffs}")
     module = serving_module(coeffs)
     names = coefficient_names(len(coeffs) - 1)
     terms = " + ".join(f"{n}·x^{len(coeffs) - 1 - i}" for i, n in enumerate(names))
@@ -375,12 +383,12 @@ def browser_request(export_dir: str | Path, n: int | None = None) -> BrowserRequ
 
     extra = read_manifest(export_dir).extra
     if "coefficients" not in extra or "grid" not in extra:
-        raise ValueError(f"{export_dir} is not a lesson-1 polynomial export "
+        raise BadInput(f"{export_dir} is not a lesson-1 polynomial export "
                          "(browserml.json has no coefficients or grid)")
     grid = extra["grid"]
     num = int(grid["num"] if n is None else n)
     if num < 1:
-        raise ValueError(f"n must be at least 1, got {num}")
+        raise BadInput(f"n must be at least 1, got {num}")
     coeffs = [float(c) for c in extra["coefficients"].values()]
     xs = np.linspace(grid["start"], grid["stop"], num, dtype=np.float32)
     return {"inputs": {"x": xs},
@@ -415,17 +423,15 @@ def plot_fit(data: PolyData, coeffs: Sequence[float] | None = None, losses: Sequ
 def coefficient_table(learned: Sequence[float], data: PolyData) -> list[dict[str, float | str]]:
     """Rows of name, learned, target and least-squares value for each coefficient.
 
-    The target is the true polynomial's coefficient (zero for powers it lacks); when the
-    model's degree is below the truth's there is no true counterpart, so it is NaN.
+    The target is the true polynomial's coefficient of the same power: zero for powers
+    the truth lacks, and always a number. When the truth has powers the model lacks
+    (a cubic fitted by a quadratic), those coefficients are still the truth's, but SGD
+    converges to the least-squares column instead; the caller says so in words.
     """
     degree = len(learned) - 1
-    # Leading zeros (the app's "true x³ = 0") do not raise the true polynomial's degree.
-    truth = np.trim_zeros(data.target_coeffs, "f")
-    truth = truth if len(truth) else np.zeros(1)
-    if degree + 1 >= len(truth):
-        target = np.concatenate([np.zeros(degree + 1 - len(truth)), truth])
-    else:
-        target = np.full(degree + 1, np.nan)
+    truth = np.asarray(data.target_coeffs, dtype=np.float64)
+    padded = np.concatenate([np.zeros(max(0, degree + 1 - len(truth))), truth])
+    target = padded[len(padded) - (degree + 1):]
     exact = least_squares(data, degree)
     return [
         {"name": n, "learned": float(lv), "target": float(t), "least_squares": float(e)}
@@ -469,7 +475,7 @@ def check_fast_learning_rate(learning_rate: float, data: PolyData, iterations: i
     best = float(np.mean((np.polyval(least_squares(data, 2), data.x) - data.y) ** 2))
     try:
         losses = fit(data, 2, float(learning_rate), iterations, method="tape").losses
-    except FloatingPointError:
+    except DivergedError:
         losses = [0.0, float("inf")]
     final = losses[-1]
     if final > losses[0]:

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from browserml.export import read_manifest, read_model_json
+from browserml.errors import BadInput
+from browserml.export import ExportError, read_export, read_manifest
 from browserml.paths import JS_DIR, node_modules_dir
 from browserml.serve import serve
 
@@ -47,6 +48,10 @@ CHROMIUM_ARGS = [
 
 class TfjsRuntimeError(RuntimeError):
     """TF.js could not run an export (missing runtime, load failure, bad inputs)."""
+
+
+class TfjsUnavailableError(TfjsRuntimeError, BadInput):
+    """Node.js or Chromium is not installed here: the learner's setup to fix, not a bug."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +112,13 @@ def max_abs_diff(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> floa
 
 def _checked_export(export_dir: str | Path) -> Path:
     """The export folder, resolved, after the safe readers accept its model.json and
-    browserml.json: unsafe or broken folders are refused before any JS sees them."""
+    browserml.json and find that the one describes the other: unsafe, broken or
+    self-contradicting folders are refused before any JS sees them."""
     export_dir = Path(export_dir).resolve()
-    read_model_json(export_dir)
-    read_manifest(export_dir)
+    if not export_dir.is_dir():
+        raise ExportError(f"{export_dir}: no such folder" if not export_dir.exists() else
+                          f"{export_dir}: a file, not an export folder")
+    read_export(export_dir)
     return export_dir
 
 
@@ -127,7 +135,7 @@ def node_executable() -> str:
     """Path of ``node``, or a clear error naming the fix."""
     node = shutil.which("node")
     if node is None:
-        raise TfjsRuntimeError("Node.js is not installed; `make setup` needs `node` and `npm` on PATH.")
+        raise TfjsUnavailableError("Node.js is not installed; `make setup` needs `node` and `npm` on PATH.")
     return node
 
 
@@ -190,7 +198,7 @@ def chromium_executable() -> str:
     """Path of Debian's Chromium (never a downloaded browser), or a clear error."""
     path = os.environ.get("BROWSERML_CHROMIUM", "/usr/bin/chromium")
     if not Path(path).is_file():
-        raise TfjsRuntimeError(
+        raise TfjsUnavailableError(
             f"Chromium not found at {path}. `make setup` installs Debian's `chromium`; "
             "set BROWSERML_CHROMIUM to use another build. browserml never downloads a browser."
         )
@@ -290,8 +298,11 @@ def check_parity(
     runtimes: Iterable[tuple[str, str]] = DEFAULT_RUNTIMES,
     repeats: int = 1,
 ) -> list[ParityReport]:
-    """Run the export's parity sample in each runtime and compare with Python's outputs."""
-    manifest = read_manifest(export_dir)
+    """Run the export's parity sample in each runtime and compare with Python's outputs.
+
+    The export is checked (:func:`browserml.export.read_export`) even when no runtime
+    is available, so a broken or self-contradicting folder never passes as "ok"."""
+    manifest = read_manifest(_checked_export(export_dir))
     expected = manifest.parity_arrays("outputs")
     tolerance = float(manifest.parity["tolerance"])
     return [

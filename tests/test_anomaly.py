@@ -84,7 +84,7 @@ def test_scaler_maps_training_beats_to_unit_range_and_refuses_bad_beats():
         scaler.transform(np.zeros((3, 139)))
     bad = x[:2].copy()
     bad[1, 3] = np.nan
-    with pytest.raises(ValueError, match="beat 1 contains NaN"):
+    with pytest.raises(an.AnomalyInputError, match="beat 1, step 3: nan is not a finite number"):
         scaler.transform(bad)
     with pytest.raises(ValueError, match="empty selection"):
         scaler.transform(np.zeros((0, 140)))
@@ -160,7 +160,7 @@ def test_pause_then_resume():
 def test_diverging_training_is_explained():
     trainer = an.Trainer(an.ANOMAGRAM_DEFAULT.with_changes(optimizer="sgd", learning_rate=1e3, epochs=20,
                                                            output_activation="linear", activation="linear"))
-    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+    with pytest.raises(an.TrainingDiverged, match="lower the learning rate"):
         trainer.train()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import shutil
 import threading
 import time
@@ -311,6 +312,43 @@ def test_figure_and_html_show_every_backend_and_python():
     assert len(bars) == 3 and bars[2].get_width() == pytest.approx(0.05)
     html = run.html()
     assert html.count("<tr>") == 3 and "boom" in html
+
+
+def test_a_late_page_status_does_not_hide_the_kernels_summary(runtime):
+    """The page's "answered; waiting for the kernel…" is a state update, which ipywidgets
+    may deliver after the answer (a custom message): it must not stay on screen."""
+    runtime._on_msg(runtime, {"kind": "hello"}, [])
+    job = runtime.run(POLY, backends=("cpu",))
+    runtime.set_state({"status": "running on cpu…"})
+    assert runtime.status == "running on cpu…", "news about a job in flight is shown"
+    reply, out = page_reply(job.value, job.id, {"cpu": {"outputs": {"y": job.value.expected["y"]}}})
+    runtime._on_msg(runtime, reply, out)
+    summary = runtime.status
+    assert summary == job.value.summary() and summary.startswith("cpu ")
+    runtime.set_state({"status": "answered; waiting for the kernel to read it…"})  # arrives late
+    assert runtime.status == summary
+    job2 = runtime.run(POLY, backends=("wasm",))
+    runtime.set_state({"status": "loading TF.js from the server…"})
+    assert runtime.status == "loading TF.js from the server…" and not job2.done()
+
+
+def test_the_results_table_reads_as_words():
+    run = prepare_run(POLY, backends=("wasm", "cpu"), python_latency_ms=0.05)
+    content, buffers = page_reply(run, "j", {"wasm": {"outputs": {"y": run.expected["y"]}},
+                                             "cpu": {"error": "boom"}})
+    run.results = decode_run_reply(content, buffers)
+    html = run.html()
+    headers = re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", html)
+    assert "max |Δ| vs Python" in headers and "latency (ms)" in headers and "tensors leaked" in headers
+    assert not [h for h in headers if "_" in h], headers
+    assert ">None<" not in html and ">True<" not in html and ">yes<" in html, "values in words too"
+    assert run._repr_html_() == html, "a run as a cell's last line is that table"
+
+
+def test_the_status_line_and_chart_follow_the_page():
+    js = (Path(br.__file__).with_name("browser_runtime.js")).read_text(encoding="utf-8")
+    assert "line.style.color = 'var(--jp-ui-font-color2" in js, "the status line follows JupyterLab's theme"
+    assert "the kernel reads it when it is free" not in js
 
 
 # --------------------------------------------------------------------------- Chromium, no Jupyter

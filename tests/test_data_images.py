@@ -505,3 +505,19 @@ def test_provenance_hashes_are_the_files_hashes() -> None:
         data = (im.fashion200_dir() / entry["name"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
         assert hashlib.sha256(gzip.decompress(data)).hexdigest() == entry["sha256_uncompressed"]
+
+
+def test_read_image_names_a_folder_and_image_sets_refuse_in_the_bad_input_family(tmp_path: Path) -> None:
+    """A folder given as an image was "no such file"; an unknown set and a failed download
+    were a plain ValueError / OSError, which the CLI showed as a traceback."""
+    from browserml.errors import BadInput
+
+    (tmp_path / "shots.jpg").mkdir()
+    with pytest.raises(ImageDataError, match="shots.jpg: a folder, not an image file"):
+        im.read_image(tmp_path / "shots.jpg")
+    with pytest.raises(BadInput, match="unknown image set 'MNIST'"):
+        im.load_image_set("MNIST")
+    with pytest.raises(BadInput, match=r"could not download http://127\.0\.0\.1:9/x\.zip .*the offline sets are "
+                                       r"FASHION200, PHOTOS200"):
+        im._download_file("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", check=lambda p: None)
+    assert list(tmp_path.iterdir()) == [tmp_path / "shots.jpg"], "the partial download is removed"

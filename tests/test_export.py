@@ -1,6 +1,7 @@
 """browserml.export: folder layout, browserml.json contract, safe reading, bad input."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -174,3 +175,47 @@ def test_a_failed_export_keeps_the_previous_one(exports, tmp_path, dense_model, 
                             extra_files={"../escape.html": "x"})
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]
+
+
+# ---------------------------------------------------------------- the contract against the model
+
+
+def test_graph_contract_is_held_to_the_signature(exports, tmp_path):
+    """The polynomial's signature says x: float32 [-1] -> y: float32 [-1]; a browserml.json
+    that says otherwise (a dtype, a rank, a name) is refused by read_export."""
+    from browserml.export import read_export
+
+    def variant(name, edit):
+        folder = _copy(exports["graph"], tmp_path / name)
+        manifest = json.loads((folder / "browserml.json").read_text())
+        edit(manifest)
+        (folder / "browserml.json").write_text(json.dumps(manifest))
+        return folder
+
+    read_export(exports["graph"])
+    cases = {
+        "dtype": (lambda m: m["inputs"][0].update(dtype="int32"),
+                  "declares input 'x' as [null] int32, but model.json has [null] float32"),
+        "rank": (lambda m: (m["outputs"][0].update(shape=[None, 1]),
+                            m["parity"]["outputs"].update(y=[[v] for v in m["parity"]["outputs"]["y"]])),
+                 "declares output 'y' as [null, 1] float32, but model.json has [null] float32"),
+        "format": (lambda m: m.update(model_format="layers"), "says a layers model, but model.json holds a graph-model"),
+    }
+    for name, (edit, message) in cases.items():
+        with pytest.raises(ExportError, match=re.escape(message)):
+            read_export(variant(name, edit))
+
+
+def test_the_writer_refuses_a_contract_its_model_contradicts(exports, tmp_path, dense_model, parity_batch, monkeypatch):
+    """The exporter checks what it writes against the converter's model.json, so a bug in
+    how a lesson builds its contract cannot ship (the previous export stays)."""
+    import browserml.export as ex
+
+    folder = _copy(exports["layers_float32"], tmp_path)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    real = ex.TensorSpec.to_json
+    monkeypatch.setattr(ex.TensorSpec, "to_json",
+                        lambda self: {**real(self), "shape": [None, 139]} if self.name == "features" else real(self))
+    with pytest.raises(ExportError, match=r"input 'features' is declared \[null, 139\]"):
+        export_layers_model(dense_model, folder, task="t", parity_inputs=parity_batch)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

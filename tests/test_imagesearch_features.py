@@ -9,6 +9,7 @@ from browserml.data.images import load_image_set
 from browserml.imagesearch.applications import LayerNotFoundError
 from browserml.imagesearch.backbones import load_backbone, resize_images
 from browserml.imagesearch.features import (
+    CacheEntryRecomputed,
     FeatureCache,
     FeatureError,
     cached_features,
@@ -137,6 +138,8 @@ def test_a_damaged_cache_file_is_recomputed_not_trusted(lite0, small_set, tmp_pa
     (npy,) = tmp_path.glob("*.npy")
     npy.write_bytes(b"not a numpy file")
     assert not list(tmp_path.glob(".tmp-*"))
-    again = cached_features(small_set, lite0, "head_relu", "avg", cache=cache)
+    recomputed = r"changed since it was written \(its sha256 does not match the note\); recomputing it"
+    with pytest.warns(CacheEntryRecomputed, match=recomputed):
+        again = cached_features(small_set, lite0, "head_relu", "avg", cache=cache)
     np.testing.assert_allclose(again, good, atol=1e-6)
     assert cache.clear() == 2

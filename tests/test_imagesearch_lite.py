@@ -8,13 +8,14 @@ import pickle
 import shlex
 import subprocess
 import sys
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from browserml.imagesearch import lite
+from browserml.imagesearch import lite, torch_weights
 from browserml.imagesearch import numpy_reference as ref
 from browserml.imagesearch.imagenet_classes import (
     ClassNamesError,
@@ -183,6 +184,93 @@ def test_stride_zero_tensors_cannot_exhaust_memory(tmp_path):
     pkl = b"\x80\x02" + _global("collections", "OrderedDict") + b")R(" + _value("w") + broadcast + b"u."
     with pytest.raises(CheckpointError, match="more elements"):
         read_state_dict(write_zip(tmp_path / "b.pth", pkl))
+
+
+def _one_tensor_pickle(numel: int, legacy: bool, storage: str = "FloatStorage") -> bytes:
+    tensor = _tensor(storage, "0", numel, 0, (numel,), (1,), legacy)
+    return b"\x80\x02" + _global("collections", "OrderedDict") + b")R(" + _value("w") + tensor + b"u."
+
+
+@pytest.mark.parametrize("legacy", [True, False], ids=["legacy", "zip"])
+def test_a_storage_claiming_2_to_the_60_elements_is_refused_from_its_header(tmp_path, legacy):
+    """Before: the legacy reader asked for 2^62 bytes at once and died with a bare MemoryError."""
+    path = tmp_path / "huge.pth"
+    pkl = _one_tensor_pickle(2**60, legacy)
+    if legacy:
+        path.write_bytes(_legacy_header() + pkl + pickle.dumps(["0"], protocol=2) + np.int64(2**60).tobytes())
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("archive/data.pkl", pkl)
+            archive.writestr("archive/data/0", b"\0" * 16)
+    with pytest.raises(CheckpointError, match=r"storage 0 claims 1152921504606846976 float32 elements.*refused"):
+        read_state_dict(path)
+
+
+def test_a_legacy_storage_longer_than_the_file_is_refused_before_reading(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch_weights, "MAX_CHECKPOINT_BYTES", 2**40)
+    numel = 2**30  # 4 GiB of float32, under the raised cap: only the file's length can refuse it
+    path = tmp_path / "short.pth"
+    path.write_bytes(_legacy_header() + _one_tensor_pickle(numel, True) + pickle.dumps(["0"], protocol=2)
+                     + np.int64(numel).tobytes() + b"\0" * 64)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=r"truncated in storage 0 \(64 of 4294967296 bytes left"):
+            read_state_dict(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, f"{peak} bytes were allocated to refuse it"
+
+
+def _deflated_bomb(path: Path, inflated: int, declared: int | None = None) -> Path:
+    """A zip checkpoint whose one storage is ``inflated`` zero bytes, deflated to ~1/1000.
+    ``declared`` rewrites the uncompressed size its headers state (a lying archive)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", _one_tensor_pickle((declared or inflated) // 4, False))
+        archive.writestr("archive/data/0", bytes(inflated))
+    if declared is not None:
+        blob = bytearray(path.read_bytes())
+        for signature, field in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+            start = 0
+            while (start := blob.find(signature, start)) >= 0:
+                name_length = int.from_bytes(blob[start + field + 4 : start + field + 6], "little") \
+                    if signature == b"PK\x03\x04" else int.from_bytes(blob[start + 28 : start + 30], "little")
+                name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+                if blob[name_at : name_at + name_length] == b"archive/data/0":
+                    blob[start + field : start + field + 4] = declared.to_bytes(4, "little")
+                start += 4
+        path.write_bytes(bytes(blob))
+    return path
+
+
+def test_a_zip_bomb_is_refused_from_its_central_directory(tmp_path, monkeypatch):
+    """A few kB that inflate to 64 MiB, over a (lowered) 32 MiB cap: refused from the
+    declared sizes, with nothing near 64 MiB ever allocated."""
+    monkeypatch.setattr(torch_weights, "MAX_CHECKPOINT_BYTES", 32 * 2**20)
+    path = _deflated_bomb(tmp_path / "bomb.pth", 64 * 2**20)
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="refused before"):
+            read_state_dict(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB were allocated to refuse it"
+
+
+def test_a_zip_member_inflating_past_its_declared_size_is_cut_there(tmp_path):
+    """The central directory says 4 kB; the data inflate to 64 MiB. Only the declared size
+    is ever inflated, and the CRC mismatch names the damage."""
+    path = _deflated_bomb(tmp_path / "liar.pth", 64 * 2**20, declared=4096)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="damaged zip checkpoint"):
+            read_state_dict(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB were allocated to refuse it"
 
 
 def test_truncated_checkpoints_fail_clearly(tmp_path, lite0_path):

@@ -45,7 +45,7 @@ def test_regression_with_no_hidden_layer_and_no_check(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--hidden", "9"], "each hidden layer has 1 to 8 neurons"),
+    (["--hidden", "9"], r"each hidden layer has a whole number of neurons, 1 to 8; hidden layer 1 got 9"),
     (["--noise", "0.8"], r"noise must be a number in \[0.0, 0.5\]"),
     (["--epochs", "-1"], "--epochs must be 0 or more"),
 ])

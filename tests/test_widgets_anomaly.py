@@ -1,10 +1,16 @@
 """Lesson 2's app: every control at state level, and the view driven like a learner would."""
 
+import io
+import re
+
 import numpy as np
 import pytest
 
 from browserml import anomaly as an
-from widgets.anomaly import AnomalyApp, AnomalyState
+from browserml import anomaly_plots as plots
+from browserml.data import ecg5000 as ecg
+from browserml.figures import render_png
+from widgets.anomaly import AnomalyApp, AnomalyState, metrics_html
 
 QUICK = an.ANOMAGRAM_DEFAULT.with_changes(epochs=8)
 
@@ -156,3 +162,61 @@ def test_the_view_drives_the_state_end_to_end():
     app.pad.points = list(np.cos(np.linspace(0, 7, 120)))
     app.judge_button.click()
     assert app.errors.value == "", "the message clears once the input is fine"
+
+
+# ---------------------------------------------------------------- issue 14: smaller view problems
+
+
+def test_k_is_disabled_unless_the_rule_reads_it():
+    s = AnomalyState(QUICK)
+    assert s.threshold_rule == "best_f1" and not s.uses_k
+    s.set_rule("mean_k_sigma")
+    assert s.uses_k
+    app = AnomalyApp(AnomalyState(QUICK))
+    assert app.rule.value == "best_f1" and app.k.disabled, "best F1 does not use k"
+    app.rule.value = "mean_k_sigma"  # untrained: the results say "train first", k still follows the rule
+    assert not app.k.disabled
+    app.rule.value = "best_f1"
+    assert app.k.disabled
+
+
+def test_the_class_filter_shows_all_and_all_means_no_filter():
+    app = AnomalyApp(AnomalyState(QUICK))
+    assert (app.class_filter.index, app.class_filter.label) == (0, "all"), "not a blank dropdown"
+    app.class_filter.value = 3
+    assert app.state.class_filter == 3
+    app.class_filter.index = 0
+    assert app.state.class_filter is None and app.errors.value == ""
+
+
+def test_metrics_read_as_words_and_tables_keep_their_natural_height():
+    labels = np.array([1, 1, 1, 2, 3, 4, 5, 1])
+    ev = an.evaluate(np.array([0.1, 0.2, 0.9, 0.8, 0.7, 0.3, 0.95, 0.05]), labels, 0.5)
+    html = metrics_html(ev)
+    headers = re.findall(r"<t[hd](?:\s[^>]*)?>([^<]*)</t[hd]>", html)
+    assert {"ROC AUC", "PR AUC", "F1", "false positive rate", "predicted normal"} <= set(headers)
+    assert not [h for h in headers if "_" in h], "no Python keys where a learner reads"
+    for flex in re.findall(r"style='([^']*display:flex[^']*)'", html):
+        assert "align-items:flex-start" in flex, "a flex row stretches the confusion matrix's rows"
+
+
+def test_the_latent_legend_names_every_class_in_full_inside_the_picture():
+    rng = np.random.default_rng(0)
+    fig = plots.latent_scatter(rng.normal(size=(200, 3)), np.repeat([1, 2, 3, 4, 5], 40))
+    shown = render_png(fig)
+    legend = fig.legends[0]
+    names = [t.get_text().replace("\n", " ") for t in legend.get_texts()]
+    assert names == [ecg.CLASS_NAMES[c] for c in (1, 2, 3, 4, 5)]
+    box = legend.get_window_extent()
+    width, height = (shown.width_px * shown.density, shown.height_px * shown.density)
+    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, "nothing clipped"
+    assert plots.class_label(4, numbered=True).replace("\n", " ") == "4: Supraventricular premature or ectopic beat"
+
+
+def test_app_charts_are_drawn_at_twice_their_shown_width():
+    app = AnomalyApp(AnomalyState(QUICK))
+    from PIL import Image
+
+    css = int(app.loss_plot.layout.width.removesuffix("px"))
+    assert Image.open(io.BytesIO(app.loss_plot.value)).size[0] == 2 * css
+    assert app.loss_plot.layout.max_width == "100%"

@@ -9,17 +9,20 @@ import sys
 import threading
 import types
 
+import ipywidgets as W
 import numpy as np
 import pytest
 from PIL import Image
 from scipy.spatial.distance import cdist
 
 from browserml.data.images import ImageDataError, ImageSet, load_image_set
+from browserml.errors import BadInput
+from browserml.imagesearch import applications as apps
 from browserml.imagesearch import features as fx
 from browserml.imagesearch import search
 from browserml.imagesearch.backbones import load_backbone
 from widgets.common import send_files
-from widgets.imagesearch import ImageSearchApp, ImageSearchState, lite_layer_picks
+from widgets.imagesearch import ImageSearchApp, ImageSearchState, SettingsRevertedError, lite_layer_picks
 from widgets.thumbgrid import ThumbGrid, sprite_data_url
 
 PER_CLASS = 4  # 40 images: extraction through all of EfficientNet-Lite0 takes a few seconds
@@ -65,6 +68,49 @@ def reference_top(features: np.ndarray, query: int, k: int, metric: str, p: floa
 def weighted(retrieved: np.ndarray, label: int, k: int) -> float:
     w = np.arange(k, 0, -1) / k  # rank 1 weighs k/k, rank k weighs 1/k
     return float(np.sum(w * (retrieved[:k] == label)) / w.sum())
+
+
+def mobilenet_offline(monkeypatch) -> None:
+    """MobileNet's ImageNet weights are unavailable (as offline), whatever Keras' cache holds;
+    every other model builds as usual. Patched where every loader ends: build_application."""
+    real = apps.build_application
+
+    def build(name: str, weights: str | None = "imagenet", **kwargs):
+        if name == "MobileNet" and weights == "imagenet":
+            raise apps.WeightsUnavailableError(
+                "ImageNet weights for MobileNet are downloaded by Keras on first use, and this machine is "
+                "offline (stand-in). Use weights=None for random weights.")
+        return real(name, weights, **kwargs)
+
+    monkeypatch.setattr(apps, "build_application", build)
+
+
+def widget_tree(widget: W.Widget) -> list[W.Widget]:
+    """``widget`` and every widget inside it, depth first."""
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found += widget_tree(child)
+    return found
+
+
+def assert_buttons_fit_and_explain(root: W.Widget) -> int:
+    """Every button is as wide as its label (auto width, not shrunk by flex) and has a real
+    tooltip: ipywidgets shows a None tooltip as the word "null". Returns how many it checked."""
+    checked, layouts = 0, set()
+    for w in widget_tree(root):
+        if isinstance(w, (W.Button, W.ToggleButton, W.FileUpload)):
+            assert w.layout.width == "auto" and w.layout.flex == "0 0 auto", w.description
+            assert isinstance(w.tooltip, str) and w.tooltip.strip() and w.tooltip != "null", w.description
+            assert id(w.layout) not in layouts, f"{w.description}: a Layout shared with another button"
+            layouts.add(id(w.layout))
+            checked += 1
+        elif isinstance(w, W.ToggleButtons):
+            assert len(w.tooltips) == len(w.options) and all(t.strip() and t != "null" for t in w.tooltips)
+            checked += 1
+    return checked
+
+
+SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 
 
 class Spy:
@@ -306,18 +352,100 @@ def test_the_view_takes_uploads_and_names_bad_files(gallery, cache):
     assert app.state.query.name == "mine.png"
 
 
-def test_offline_imagenet_weights_are_explained_and_random_weights_offered(gallery, cache):
+def test_a_new_backbone_loads_imagenet_weights_unless_told_otherwise(state):
+    """Random weights are a per-model baseline: a new model comes with its ImageNet weights."""
+    state.configure(weights=None)
+    assert "(random weights)" in state.describe()
+    state.configure(backbone="efficientnet-lite1")
+    assert state.weights == "imagenet" and state.layer is None
+    state.configure(backbone="MobileNet", weights=None)
+    assert (state.backbone, state.weights) == ("MobileNet", None)
+    state.configure(metric="euclidean")
+    assert state.weights is None, "only a new backbone resets the weights"
+
+
+def test_a_failed_switch_puts_the_state_back_to_what_is_shown(state, monkeypatch):
+    mobilenet_offline(monkeypatch)
+    shown, _ = state.results()
+    state.configure(backbone="MobileNet", k=5)
+    with pytest.raises(SettingsRevertedError) as caught:
+        state.prepare()
+    err = caught.value
+    assert isinstance(err, BadInput) and isinstance(err.__cause__, apps.WeightsUnavailableError)
+    assert err.wanted["backbone"] == "MobileNet" and err.wanted["weights"] == "imagenet"
+    assert "\n" not in str(err) and str(err).startswith("Could not switch to MobileNet: ImageNet weights for MobileNet")
+    assert str(err).endswith("Still showing FASHION200 with efficientnet-lite0 (ImageNet weights).")
+    assert (state.backbone, state.weights, state.layer, state.k) == ("efficientnet-lite0", "imagenet", None, 15)
+    assert state.ready() and state.results()[0].indices.tolist() == shown.indices.tolist()
+
+
+def test_a_failed_model_switch_rolls_the_pickers_back_and_offers_random_weights(gallery, cache, monkeypatch):
+    mobilenet_offline(monkeypatch)
     app = ImageSearchApp(ImageSearchState(gallery, cache=cache), show_umap=False, background=False)
+    before, header = list(app._result_ids), app.description.value
     app.model.value = "MobileNet"
-    assert "ImageNet weights for MobileNet" in app.errors.value and "offline" in app.errors.value
+    assert app.model.value == "efficientnet-lite0" and app.weights.value == "imagenet", "rolled back"
+    assert app.state.backbone == "efficientnet-lite0" and app.description.value == header
+    assert app._result_ids == before and app.layer.value == "head_relu"
+    assert "Could not switch to MobileNet" in app.errors.value and "offline" in app.errors.value
+    assert "Still showing FASHION200 with efficientnet-lite0" in app.errors.value and "\n" not in app.errors.value
     assert app.random_weights_button.layout.display == ""
-    assert [v for _, v in app.layer.options][0] == "conv1", "the seed's layers, known without weights"
-    app.layer.value = "conv1"  # cheap: the first convolution
+    assert app.random_weights_button.description == "Use MobileNet with random weights instead"
+    assert "MobileNet" in app.random_weights_button.tooltip
+
     app.random_weights_button.click()
-    assert app.state.weights is None and app.weights.value is None
+    assert (app.state.backbone, app.state.weights) == ("MobileNet", None)
+    assert app.model.value == "MobileNet" and app.weights.value == "random", "the picker shows what is loaded"
+    assert app.weights.value in [v for _, v in app.weights.options] and app.weights.index is not None
+    assert "MobileNet (random weights)" in app.description.value and app.results.count == 15
     assert app.errors.value == "" and app.random_weights_button.layout.display == "none"
-    assert "MobileNet (random weights) · layer conv1 112×112×32" in app.description.value
-    assert app.results.count == 15
+
+    app.model.value = "efficientnet-lite0"
+    assert app.state.weights == "imagenet" and app.weights.value == "imagenet"
+    assert app.description.value == header and app._result_ids == before, "ImageNet weights really loaded"
+
+
+def test_a_failed_switch_in_the_background_is_one_line_not_a_traceback(gallery, cache, monkeypatch):
+    mobilenet_offline(monkeypatch)
+    app = ImageSearchApp(ImageSearchState(gallery, cache=cache), show_umap=False)
+    app.wait(120)
+    app.model.value = "MobileNet"
+    app.wait(120)
+    assert app.model.value == "efficientnet-lite0" and not app.model.disabled
+    assert "⚠ Could not switch to MobileNet: ImageNet weights for MobileNet" in app.errors.value
+    assert "offline (stand-in). Still showing FASHION200" in app.errors.value, "the first sentence: why"
+    assert "Error" not in app.errors.value and app.job_errors.value == "", "an expected failure, not a bug"
+    assert app.random_weights_button.layout.display == ""
+
+
+def test_the_weights_picker_never_goes_blank(gallery, cache):
+    app = ImageSearchApp(ImageSearchState(gallery, cache=cache), show_umap=False, background=False)
+    app.layer.value = "stem_relu"  # cheap: the stem only
+    app.weights.value = "random"
+    assert app.state.weights is None and app.weights.value == "random" and app.weights.label == "random (a baseline)"
+    assert "efficientnet-lite0 (random weights)" in app.description.value
+    app.weights.value = "imagenet"
+    assert app.state.weights == "imagenet" and "(ImageNet weights)" in app.description.value
+
+
+def test_buttons_are_labelled_in_full_with_tooltips_and_the_progress_bar_says_what_it_counts(gallery, cache):
+    app = ImageSearchApp(ImageSearchState(gallery, cache=cache), show_umap=False, background=False)
+    assert assert_buttons_fit_and_explain(app.app) >= 5  # advanced, upload, random weights, UMAP, class filter
+    assert app.class_filter.tooltips[3] == f"Show only {gallery.class_names[2]}"
+    assert app.progress.description == "features" and "features extracted" in app.progress.tooltip
+    descriptions = [w.description for w in widget_tree(app.app) if getattr(w, "description", "")]
+    assert not [d for d in descriptions if SNAKE.search(d)], "labels a learner reads are words, not identifiers"
+
+
+def test_the_gallery_box_is_exactly_as_wide_as_its_canvas(gallery, cache):
+    app = ImageSearchApp(ImageSearchState(gallery, cache=cache), show_umap=False, background=False)
+    width, height = app.gallery.pixel_size()
+    assert (width, height) == (14 * (40 + 6) + 6, 3 * (40 + 6) + 6), "40 images, 14 a row: 3 rows"
+    assert app.gallery.layout.width == app.gallery_box.layout.width == f"{width}px"
+    assert app.gallery.layout.margin == "0", "a widget margin would push the canvas past the box"
+    app.gallery.columns = 10
+    assert app.gallery.layout.width == f"{10 * 46 + 6}px"
+    assert app.results.pixel_size() == (5 * 70 + 6, 3 * (64 + 6 + 14) + 6), "15 results with captions"
 
 
 def test_background_job_disables_controls_and_keeps_changes_made_meanwhile(gallery, cache, monkeypatch):
@@ -364,6 +492,7 @@ def test_results_show_while_the_map_computes_then_the_map_follows(gallery, cache
     assert fitting.wait(60)
     assert app.results.count == 15 and "score <b>" in app.score.value, "results do not wait for the map"
     assert app.scatter.x == [] and "computing" in app.scatter.message and app.metric.disabled
+    assert app.progress.description == "UMAP fit"
     gate.set()
     app.wait(60)
     assert made == [{"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "random_state": 0}]
@@ -381,7 +510,7 @@ def test_results_show_while_the_map_computes_then_the_map_follows(gallery, cache
 # ---------------------------------------------------------------- the front ends, in a real browser
 
 _FRONT_END = r"""
-async ({ esm, state, click }) => {
+async ({ esm, state, click, boxWidth }) => {
   const handlers = {}, sent = [];
   const model = {
     get: (k) => state[k],
@@ -390,20 +519,28 @@ async ({ esm, state, click }) => {
     on: (ev, f) => { (handlers[ev] = handlers[ev] || []).push(f); },
   };
   const mod = await import(URL.createObjectURL(new Blob([esm], { type: "text/javascript" })));
-  const el = document.createElement("div");
-  document.body.replaceChildren(el);
+  // like an ipywidgets Box (border-box, overflow auto) holding the widget's element
+  const outer = document.createElement("div"), el = document.createElement("div");
+  Object.assign(outer.style, { boxSizing: "border-box", overflow: "auto", display: "flex", flexDirection: "column",
+                               width: boxWidth ? boxWidth + "px" : "auto" });
+  if (boxWidth) el.style.width = boxWidth + "px";
+  outer.appendChild(el);
+  document.body.replaceChildren(outer);
   mod.default.render({ model, el });
   await new Promise((r) => setTimeout(r, 300));  // the sprite decodes asynchronously
   const canvas = el.querySelector("canvas"), box = canvas.getBoundingClientRect();
   const pixel = Array.from(canvas.getContext("2d").getImageData(click[0], click[1], 1, 1).data);
   canvas.dispatchEvent(new MouseEvent("click", { clientX: box.left + click[0], clientY: box.top + click[1] }));
-  return { sent, pixel, size: [canvas.width, canvas.height], legend: el.innerText };
+  return { sent, pixel, size: [canvas.width, canvas.height], legend: el.innerText,
+           shown: [box.width, box.height], overflow: [outer.scrollWidth - outer.clientWidth,
+                                                   outer.scrollHeight - outer.clientHeight] };
 }
 """
 
 
-def _run_front_ends(runs: list[tuple[str, dict, tuple[float, float]]]) -> list[dict]:
-    """Render each (esm, model state) with a stand-in model in one headless Chromium, click once."""
+def _run_front_ends(runs: list[tuple[str, dict, tuple[float, float], int | None]]) -> list[dict]:
+    """Render each (esm, model state) with a stand-in model in one headless Chromium, in a box
+    ``box`` px wide (None: unsized), and click once."""
     from playwright.sync_api import sync_playwright
 
     from browserml.tfjs_check import launch_chromium
@@ -413,8 +550,8 @@ def _run_front_ends(runs: list[tuple[str, dict, tuple[float, float]]]) -> list[d
         try:
             page = browser.new_page()
             page.set_content("<html><body></body></html>")
-            return [page.evaluate(_FRONT_END, {"esm": esm, "state": state, "click": list(click)})
-                    for esm, state, click in runs]
+            return [page.evaluate(_FRONT_END, {"esm": esm, "state": state, "click": list(click), "boxWidth": box})
+                    for esm, state, click, box in runs]
         finally:
             browser.close()
 
@@ -432,11 +569,14 @@ def test_front_ends_draw_and_report_clicks_in_chromium():
     scatter.plot(np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0]]), [0, 1, 1], ["cats", "dogs"])
     grid_out, scatter_out = in_worker_thread(_run_front_ends, [
         # tile 4 is row 1, column 1: x = 6 + 26, y = 6 + (20 + 6 + 14), plus half a tile
-        (ThumbGrid._esm, {n: getattr(grid, n) for n in ThumbGrid.class_own_traits()}, (6 + 26 + 10, 6 + 40 + 10)),
+        (ThumbGrid._esm, {n: getattr(grid, n) for n in ThumbGrid.class_own_traits()}, (6 + 26 + 10, 6 + 40 + 10),
+         grid.pixel_size()[0]),
         # point 1 (1, 1) is drawn at the top right corner inside the 12-pixel margin: (88, 12)
-        (Scatter._esm, {n: getattr(scatter, n) for n in Scatter.class_own_traits()}, (88 - 3, 12 + 2)),
+        (Scatter._esm, {n: getattr(scatter, n) for n in Scatter.class_own_traits()}, (88 - 3, 12 + 2), None),
     ])
     assert grid_out["sent"] == [-1, 4], "a click reports -1, then the tile"
     assert grid_out["pixel"][:3] == [255, 0, 0], "the sprite's red tile is drawn where tile 4 belongs"
-    assert grid_out["size"] == [3 * 26 + 6, 2 * 40 + 6]
+    assert grid_out["size"] == [3 * 26 + 6, 2 * 40 + 6] == list(grid.pixel_size())
+    assert grid_out["shown"] == grid_out["size"], "drawn at 1:1 in a box of the Python-computed width"
+    assert grid_out["overflow"] == [0, 0], "no clipped column, no scrollbar"
     assert scatter_out["sent"] == [-1, 1] and "cats" in scatter_out["legend"] and "dogs" in scatter_out["legend"]

@@ -7,11 +7,13 @@ import io
 import re
 import time
 
+import ipywidgets as W
 import numpy as np
 import pytest
 from PIL import Image
 
 from browserml import playground as pg
+from browserml.figures import contrast_ratio
 from widgets import playground as wp
 from widgets.playground import PlaygroundApp
 
@@ -20,6 +22,10 @@ ORANGE, BLUE, WHITE = (245, 147, 34), (8, 119, 189), (255, 255, 255)
 
 def decode(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def decode_rgba(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
 
 
 # ---------------------------------------------------------------- pure drawing functions
@@ -117,9 +123,9 @@ def test_loss_curve_and_counter():
     flat = [pg.EpochStats(i, 0.5, 0.5) for i in range(5)]
     falling = [pg.EpochStats(i, 0.5 / (i + 1), 0.6 / (i + 1)) for i in range(5)]
     assert wp.loss_curve_png(flat) != wp.loss_curve_png(falling)
-    picture = decode(wp.loss_curve_png(falling, width=100, height=40))
-    assert picture.shape == (40, 100, 3) and (picture < 50).any(), "the black test-loss line is drawn"
-    assert (decode(wp.loss_curve_png(falling[:1])) == 255).all(), "one point: no line yet"
+    picture = decode_rgba(wp.loss_curve_png(falling, width=100, height=40))
+    assert picture.shape == (40, 100, 4) and (picture[..., 3] == 255).any(), "the solid test-loss line is drawn"
+    assert (decode_rgba(wp.loss_curve_png(falling[:1]))[..., 3] == 0).all(), "one point: no line yet"
     assert decode(wp.loss_curve_png([pg.EpochStats(0, np.nan, np.nan)] * 3)).shape == (48, 280, 3)
     assert wp.epoch_text(0) == "000,000" and wp.epoch_text(1234) == "001,234" and wp.epoch_text(1234567) == "1,234,567"
 
@@ -276,12 +282,12 @@ def test_neuron_buttons_and_their_limits():
     assert s.config.hidden == (7, 1) and quiet(app)
     network = s.network
     app.layer_controls[1][1].click()  # below one neuron: refused
-    assert "1 to 8 neurons" in app.errors.value and s.config.hidden == (7, 1) and s.network is network
+    assert "1 to 8" in app.errors.value and s.config.hidden == (7, 1) and s.network is network
     app.layer_controls[0][0].click()
     assert s.config.hidden == (8, 1) and quiet(app)
     network = s.network
     app.layer_controls[0][0].click()  # above eight: refused
-    assert "1 to 8 neurons" in app.errors.value and s.config.hidden == (8, 1) and s.network is network
+    assert "1 to 8" in app.errors.value and s.config.hidden == (8, 1) and s.network is network
 
 
 def test_step_and_reset(app):
@@ -378,3 +384,49 @@ def test_redraw_is_quick_for_the_largest_network(app):
     assert nodes(app) == 7 + 48 + 1
     # ~0.1 s on 2 idle cores; the bound leaves room for a busy machine
     assert np.median(times) < 1.0, times
+
+
+# ---------------------------------------------------------------- issue 14: light and dark themes
+
+
+def test_the_loss_chart_is_transparent_with_ink_that_reads_on_white_and_black():
+    falling = [pg.EpochStats(i, 0.5 / (i + 1), 0.6 / (i + 1)) for i in range(20)]
+    picture = decode_rgba(wp.loss_curve_png(falling))
+    assert picture[0, 0, 3] == 0, "no white background"
+    opaque = picture[picture[..., 3] == 255][:, :3]
+    assert len(opaque), "the test-loss line is solid"
+    for rgb in {tuple(c) for c in opaque.tolist()}:
+        ink = "#{:02x}{:02x}{:02x}".format(*rgb)
+        assert contrast_ratio(ink, "white") >= 3 and contrast_ratio(ink, "black") >= 3, ink
+
+
+def html_in(widget) -> str:
+    """Every HTML the app shows: HTML widgets' values, walked through the whole tree."""
+    own = widget.value if isinstance(widget, W.HTML) else ""
+    return own + "".join(html_in(c) for c in getattr(widget, "children", ()))
+
+
+def test_text_colours_follow_the_jupyterlab_theme(app):
+    """Labels were dark grey (#777, #555, #333) on JupyterLab's black: every text colour
+    is a --jp-* theme variable (with a light fallback for front ends without them)."""
+    html = html_in(app.widget)
+    colours = re.findall(r"(?<![-\w])(?:color|fill)\s*:\s*([^;'\"]+)", html)
+    assert colours, "the app colours some text"
+    hard = [c for c in colours if not c.strip().startswith("var(--jp-")]
+    assert hard == [], f"hard-coded text colours: {sorted(set(hard))}"
+    assert "fill='#333'" not in html, "the input labels of the diagram follow the theme too"
+    assert "var(--jp-border-color2" in app.widget.children[0].layout.border_bottom
+
+
+def test_the_notebooks_loss_curves_read_on_both_themes_and_stay_apart():
+    from browserml import playground_plots as pp
+    from browserml.figures import render_png
+
+    state = pg.PlaygroundState(pg.PlaygroundConfig(n_samples=100))
+    state.step()
+    fig = pp.plot_boundary(state)
+    render_png(fig)
+    train, test = fig.axes[1].lines
+    for line in (train, test):
+        assert contrast_ratio(line.get_color(), "white") >= 3 and contrast_ratio(line.get_color(), "black") >= 3
+    assert (train.get_linestyle(), train.get_linewidth()) != (test.get_linestyle(), test.get_linewidth())

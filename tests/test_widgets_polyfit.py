@@ -1,8 +1,11 @@
 """Lesson 1's app: the state object by setting values, and the view by driving its controls."""
 
+import io
+import re
 import threading
 import time
 
+import ipywidgets as W
 import numpy as np
 import pytest
 
@@ -146,3 +149,84 @@ def test_a_failing_run_is_shown_not_swallowed(app):
     app.job.join(60)
     assert "learning rate" in app.errors.value and "too large" in app.errors.value
     assert not app.train_button.disabled, "the app recovers after a failure"
+
+
+# ---------------------------------------------------------------- issue 14: what the learner reads
+
+
+def test_a_cubic_truth_under_a_quadratic_model_shows_true_values_and_a_note_never_nan(state):
+    state.set(true_coeffs=(-0.8, 0.6, -0.4, 0.3), degree=2, iterations=5)
+    state.train()
+    rows = state.coefficient_rows()
+    np.testing.assert_allclose([r["target"] for r in rows], [0.6, -0.4, 0.3], err_msg="the truth's x², x¹, x⁰")
+    assert state.unmodelled_terms() == [(3, -0.8)]
+    assert "x³ (-0.80)" in state.coefficient_note() and "degree-2" in state.coefficient_note()
+    app = PolyfitApp(state)
+    assert "nan" not in app.table.value.lower() and "x³ (-0.80)" in app.note.value
+    state.set(degree=3)
+    assert state.coefficient_note() == "", "a model that can represent the truth needs no note"
+
+
+def test_the_coefficient_table_has_readable_headers(state):
+    state.train()
+    app = PolyfitApp(state)
+    headers = re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", app.table.value)
+    assert headers == ["coefficient", "learned", "true", "least squares (best possible)"]
+    assert all("_" not in h for h in headers)
+    assert "a (x²)" in app.table.value, "each coefficient names its power"
+
+
+def test_title_and_counter_agree_during_streamed_updates(monkeypatch):
+    """Mid-training the plot said "after 1 of 200" while the counter said 79: the
+    counter moved every step, the (throttled) plot did not."""
+    titles: list[str] = []
+    plot_fit = pf.plot_fit
+
+    def recording(*args, title="", **kwargs):
+        titles.append(title)
+        return plot_fit(*args, title=title, **kwargs)
+
+    monkeypatch.setattr(pf, "plot_fit", recording)
+    app = PolyfitApp(PolyfitState(seed=0), redraw_every_s=0.05)
+    app.iterations.value = 60
+    disagreements, shown = [], []
+
+    def check(change):
+        title = titles[-1] if titles else ""
+        shown.append(change["new"])
+        said = int(re.match(r"after (\d+) of", title).group(1)) if title.startswith("after") else 0
+        if said != change["new"]:
+            disagreements.append((title, change["new"]))
+
+    app.progress.observe(check, names="value")
+    app.train_button.click()
+    app.job.join(60)
+    assert app.errors.value == "" and shown[-1] == 60
+    assert disagreements == [], disagreements[:3]
+
+
+def test_layout_fits_its_container_no_fixed_width_wider_than_a_column(state):
+    """A 340px column beside a stretched 100%-wide picture made a permanent horizontal
+    scrollbar: every px width must be one a narrow column can give, or may shrink."""
+    app = PolyfitApp(state)
+    boxes = [w for w in walk(app.widget) if isinstance(w, W.Box)]
+    assert any("wrap" in (b.layout.flex_flow or "") for b in boxes), "the two columns wrap on a narrow page"
+    for w in walk(app.widget):
+        width = w.layout.width or ""
+        if width.endswith("px") and float(width[:-2]) > 340:
+            assert w.layout.max_width == "100%", f"{type(w).__name__} is {width} wide and cannot shrink"
+    assert app.plot.layout.max_width == "100%" and app.plot.layout.height == "auto"
+
+
+def test_the_plot_is_shown_at_its_drawn_size_twice_as_dense(state):
+    app = PolyfitApp(state)
+    from PIL import Image
+
+    css_width = int(app.plot.layout.width.removesuffix("px"))
+    assert Image.open(io.BytesIO(app.plot.value)).size[0] == 2 * css_width
+
+
+def walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from walk(child)

@@ -16,7 +16,24 @@ import numpy as np
 from browserml import anomaly as an
 from browserml import anomaly_plots as plots
 from browserml.data import ecg5000 as ecg
-from widgets.common import BackgroundJob, Throttle, figure_to_png, html_table, on_change, slow_slider, wrap
+from widgets.common import (
+    BackgroundJob,
+    Throttle,
+    figure_image,
+    flex_row,
+    html_table,
+    on_change,
+    readable_header,
+    show_figure,
+    slow_slider,
+    wrap,
+)
+
+#: The Inspect tab's "all classes" choice. Not ``None``: an ipywidgets ``Dropdown`` whose
+#: value is ``None`` has no selection and shows blank, whatever the option's label says.
+ALL_CLASSES = 0
+#: The threshold rules that read ``k`` (the others leave the k slider disabled).
+RULES_USING_K = ("mean_k_sigma",)
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,11 @@ class AnomalyState:
         if self.trainer is not None and self.trainer.epochs_done:
             self.threshold = self.auto_threshold()
 
+    @property
+    def uses_k(self) -> bool:
+        """Whether the current rule reads ``k`` (mean + kσ does; best F1 does not)."""
+        return self.threshold_rule in RULES_USING_K
+
     def set_threshold(self, value: float) -> None:
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"threshold must be a finite number >= 0, got {value!r}")
@@ -181,6 +203,25 @@ class AnomalyState:
 # --------------------------------------------------------------------------- view
 
 
+def confusion_html(confusion: np.ndarray) -> str:
+    """The 2×2 confusion matrix with its row and column names, each row its natural height."""
+    (tn, fp), (fn, tp) = np.asarray(confusion).tolist()
+    cell = "style='padding:2px 10px;text-align:right'"
+    return ("<table><thead><tr><th></th><th style='padding:2px 10px'>predicted normal</th>"
+            "<th style='padding:2px 10px'>predicted abnormal</th></tr></thead><tbody>"
+            f"<tr><th style='text-align:left'>normal</th><td {cell}>{tn}</td><td {cell}>{fp}</td></tr>"
+            f"<tr><th style='text-align:left'>abnormal</th><td {cell}>{fn}</td><td {cell}>{tp}</td></tr>"
+            "</tbody></table>")
+
+
+def metrics_html(ev: an.Evaluation) -> str:
+    """Test-set metrics (one per row, in words), the confusion matrix and the share of
+    each class flagged, side by side and top-aligned (a flex row would stretch them)."""
+    metrics = html_table([{"metric": readable_header(k), "value": v} for k, v in ev.metrics.items()])
+    per_class = html_table([{"class": k, "flagged": v} for k, v in ev.per_class.items()], fmt="{:.1%}")
+    return flex_row(metrics, confusion_html(ev.confusion), per_class)
+
+
 class AnomalyApp:
     """Composer | training | threshold & metrics | pictures | inspector | draw your own."""
 
@@ -214,24 +255,26 @@ class AnomalyApp:
         self.train_button = W.Button(description="Train", button_style="success", icon="play")
         self.pause_button = W.Button(description="Pause", button_style="warning", icon="pause", disabled=True)
         self.progress = W.IntProgress(min=0, max=c.epochs, description="epoch 0")
-        self.loss_plot = W.Image(format="png")
+        self.loss_plot = figure_image()
         # threshold
         self.rule = W.Dropdown(options=[("best F1 on validation", "best_f1"), ("mean + kσ of training", "mean_k_sigma")],
                                value="best_f1", description="rule")
-        self.k = s(W.FloatSlider, value=3.0, min=0.5, max=6, step=0.5, description="k")
+        self.k = s(W.FloatSlider, value=self.state.k, min=0.5, max=6, step=0.5, description="k",
+                   disabled=not self.state.uses_k)
         self.threshold = W.FloatSlider(value=0.0, min=0.0, max=0.1, step=1e-4, readout_format=".4f",
                                        description="threshold", continuous_update=True,
                                        style={"description_width": "initial"}, layout=W.Layout(width="420px"))
         self.metrics = W.HTML()
-        self.hist_plot, self.roc_plot, self.latent_plot = W.Image(format="png"), W.Image(format="png"), W.Image(format="png")
+        self.hist_plot, self.roc_plot, self.latent_plot = figure_image(), figure_image(), figure_image()
         # inspector
-        self.class_filter = W.Dropdown(options=[("all", None)] + [(f"{k}: {v}", k) for k, v in ecg.CLASS_NAMES.items()],
-                                       value=None, description="class")
-        self.beat = W.Dropdown(options=[], description="beat")
-        self.beat_plot, self.beat_text = W.Image(format="png"), W.HTML()
+        wide = W.Layout(width="420px", max_width="100%")
+        self.class_filter = W.Dropdown(options=[("all", ALL_CLASSES)] + [(f"{k}: {v}", k) for k, v in ecg.CLASS_NAMES.items()],
+                                       value=ALL_CLASSES, description="class", layout=wide)
+        self.beat = W.Dropdown(options=[], description="beat", layout=wide)
+        self.beat_plot, self.beat_text = figure_image(), W.HTML()
         # drawing
         self.judge_button = W.Button(description="Judge my beat")
-        self.drawn_plot, self.drawn_text = W.Image(format="png"), W.HTML()
+        self.drawn_plot, self.drawn_text = figure_image(), W.HTML()
         try:
             from widgets.drawpad import DrawPad
 
@@ -249,9 +292,11 @@ class AnomalyApp:
                     self.lr, self.regularizer, self.reg_rate, self.batch, self.epochs, self.train_size,
                     self.abnormal_share, self.split]),
             W.VBox([W.HBox([self.train_button, self.pause_button, self.progress]), self.loss_plot]),
-            W.VBox([W.HBox([self.rule, self.k]), self.threshold, self.metrics, W.HBox([self.hist_plot, self.roc_plot])]),
+            W.VBox([W.HBox([self.rule, self.k]), self.threshold, self.metrics,
+                    W.HBox([self.hist_plot, self.roc_plot], layout=W.Layout(flex_flow="row wrap"))]),
             W.VBox([self.latent_plot]),
-            W.VBox([W.HBox([self.class_filter, self.beat]), self.beat_text, self.beat_plot]),
+            W.VBox([W.HBox([self.class_filter, self.beat], layout=W.Layout(flex_flow="row wrap")),
+                    self.beat_text, self.beat_plot]),
             W.VBox([W.HTML("Draw one heartbeat from left to right, then judge it."), pad_view,
                     self.judge_button, self.drawn_text, self.drawn_plot]),
         ])
@@ -278,12 +323,16 @@ class AnomalyApp:
         on_change(self.train_size, lambda v: self._configure(train_size=v or None), out, self.errors)
         self.train_button.on_click(wrap(lambda _b: self.start_training(), out, self.errors))
         self.pause_button.on_click(wrap(lambda _b: st.pause(), out, self.errors))
-        on_change(self.rule, lambda v: (st.set_rule(v), self._show_results()), out, self.errors)
+        on_change(self.rule, lambda v: (st.set_rule(v), self._sync_k(), self._show_results()), out, self.errors)
         on_change(self.k, lambda v: (st.set_rule(st.threshold_rule, v), self._show_results()), out, self.errors)
         on_change(self.threshold, lambda v: (st.set_threshold(v), self._show_metrics()), out, self.errors)
-        on_change(self.class_filter, lambda v: (st.set_class_filter(v), self._fill_beats()), out, self.errors)
+        on_change(self.class_filter, lambda v: (st.set_class_filter(v or None), self._fill_beats()), out, self.errors)
         on_change(self.beat, lambda v: self._show_beat(), out, self.errors)
         self.judge_button.on_click(wrap(lambda _b: self.judge_drawing(), out, self.errors))
+
+    def _sync_k(self) -> None:
+        """``k`` is live only under a rule that reads it."""
+        self.k.disabled = not self.state.uses_k
 
     def _configure(self, **changes: Any) -> None:
         self.state.configure(**changes)
@@ -329,7 +378,7 @@ class AnomalyApp:
     def _draw_losses(self) -> None:
         t = self.state.trainer
         h = t.history if t is not None else an.History()
-        self.loss_plot.value = figure_to_png(plots.loss_curves(h.loss, h.val_loss))
+        show_figure(self.loss_plot, plots.loss_curves(h.loss, h.val_loss))
 
     # ---- results
     def _show_results(self) -> None:
@@ -341,40 +390,34 @@ class AnomalyApp:
         st.set_threshold(self.threshold.value)
         self._show_metrics()
         latent = st.trainer.latent(st.data.split.test.x)
-        self.latent_plot.value = figure_to_png(plots.latent_scatter(latent, st.data.split.test.y))
+        show_figure(self.latent_plot, plots.latent_scatter(latent, st.data.split.test.y))
         self._fill_beats()
 
     def _show_metrics(self) -> None:
         st = self.state
         ev = st.evaluation()
-        (tn, fp), (fn, tp) = ev.confusion
-        confusion = (f"<table><tr><td></td><th>predicted normal</th><th>predicted abnormal</th></tr>"
-                     f"<tr><th>normal</th><td>{tn}</td><td>{fp}</td></tr>"
-                     f"<tr><th>abnormal</th><td>{fn}</td><td>{tp}</td></tr></table>")
-        per_class = html_table([{"class": k, "flagged": v} for k, v in ev.per_class.items()], fmt="{:.1%}")
-        self.metrics.value = (f"<div style='display:flex;gap:24px'>{html_table([ev.metrics])}</div>"
-                              f"<div style='display:flex;gap:24px'>{confusion}{per_class}</div>")
+        self.metrics.value = metrics_html(ev)
         test = st.data.split.test
-        self.hist_plot.value = figure_to_png(plots.error_histogram(st.scores("test"), test.y, st.threshold))
-        self.roc_plot.value = figure_to_png(plots.roc_curve({"autoencoder": st.scores("test")}, test.y,
-                                                            (ev.metrics["fpr"], ev.metrics["tpr"])))
+        show_figure(self.hist_plot, plots.error_histogram(st.scores("test"), test.y, st.threshold))
+        show_figure(self.roc_plot, plots.roc_curve({"autoencoder": st.scores("test")}, test.y,
+                                                   (ev.metrics["fpr"], ev.metrics["tpr"])))
 
     def _fill_beats(self) -> None:
         if self.state.trainer is None:
             return
         y = self.state.data.split.test.y
-        self.beat.options = [(f"#{i} ({ecg.CLASS_NAMES[int(y[i])][:20]})", i) for i in self.state.beat_choices()[:300]]
+        self.beat.options = [(f"#{i} ({ecg.CLASS_NAMES[int(y[i])]})", i) for i in self.state.beat_choices()[:300]]
 
     def _show_beat(self) -> None:
         if self.beat.value is None:
             return
         v = self.state.inspect(self.beat.value)
         self.beat_text.value = v.text
-        self.beat_plot.value = figure_to_png(plots.beat_plot(v.scaled, v.reconstruction, f"test beat #{self.beat.value}"))
+        show_figure(self.beat_plot, plots.beat_plot(v.scaled, v.reconstruction, f"test beat #{self.beat.value}"))
 
     def judge_drawing(self) -> Verdict:
         points = list(self.pad.points) if self.pad is not None else []
         v = self.state.judge_drawing(points)
         self.drawn_text.value = v.text
-        self.drawn_plot.value = figure_to_png(plots.beat_plot(v.scaled, v.reconstruction, "your beat"))
+        show_figure(self.drawn_plot, plots.beat_plot(v.scaled, v.reconstruction, "your beat"))
         return v

@@ -254,11 +254,13 @@ function enqueue(model, msg, buffers, source) {
   const budgetMs = 1000 * (model.get('load_timeout_s') + msg.timeout_s * Math.max(1, (msg.backends || [1]).length)) + 5000;
   const task = G.queue.then(() => withTimeout(handler(model, msg, buffers, source), budgetMs, `running job ${msg.id}`));
   G.queue = task.catch(() => {});
-  // The status is set before the answer is sent: the kernel reads both in order, and
-  // its own summary of the answer must be the last word.
+  // The kernel's summary of the answer is the last word. This status may reach the kernel
+  // after the answer (ipywidgets holds state updates back while earlier ones are unanswered;
+  // custom messages go at once), so the kernel ignores a page status once it has read the
+  // job's answer and puts its summary back (BrowserRuntime.set_state).
   return task.then(
     ({ reply, buffers: out }) => {
-      setStatus(model, 'answered; the kernel reads it when it is free…');
+      setStatus(model, 'answered; waiting for the kernel to read it…');
       model.send(reply, undefined, out);
     },
     (err) => {
@@ -299,7 +301,8 @@ export default {
     const line = document.createElement('div');
     line.style.fontFamily = 'monospace';
     line.style.fontSize = '12px';
-    line.style.color = '#555';
+    line.style.color = 'var(--jp-ui-font-color2, #555)';  // JupyterLab's theme, light or dark
+    line.className = 'browserml-runtime-status';
     const show = () => { line.textContent = 'browser TF.js: ' + model.get('status'); };
     show();
     model.on('change:status', show);

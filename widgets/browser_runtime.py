@@ -353,11 +353,17 @@ class BrowserRun:
         return "; ".join(parts)
 
     def html(self) -> str:
+        """:meth:`table` as the learner reads it: headers in words ("max |Δ| vs Python",
+        "latency (ms)"), parity in scientific notation, missing values as "—"."""
         from widgets.common import html_table
 
-        rows = [{k: ("—" if v is None else (f"{v:.2e}" if k == "max_abs_diff" else v)) for k, v in r.items()}
+        rows = [{k: (f"{v:.2e}" if k == "max_abs_diff" and v is not None else v) for k, v in r.items()}
                 for r in self.table()]
         return html_table(rows, fmt="{:.3f}")
+
+    def _repr_html_(self) -> str:
+        """A run as a notebook cell's last line: the readable table, not the dataclass."""
+        return self.html() if self.results else f"<i>{self.summary()}</i>"
 
     def figure(self) -> Any:
         """Bars of latency per backend beside the kernel's own, parity in the labels."""
@@ -696,6 +702,7 @@ class BrowserRuntime(anywidget.AnyWidget):
         self._hello_timer: threading.Timer | None = None
         self.sent_bytes = 0
         self.grace_s = 30.0  # added to each job's deadline: the kernel may be busy when the answer comes
+        self._last_word: str | None = None  # the kernel's summary of the latest answer it read
         self.on_msg(self._on_msg)
 
     # ------------------------------------------------------------------ public
@@ -749,6 +756,24 @@ class BrowserRuntime(anywidget.AnyWidget):
         return list(self.jobs.values())[-1].result(timeout)
 
     # ------------------------------------------------------------------ plumbing
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply trait changes from the page; but a ``status`` the page wrote about a job
+        the kernel has already read is stale, and the kernel's summary stays.
+
+        The page's status changes are state updates, which ipywidgets may hold back
+        while earlier messages are unanswered; its answer is a custom message, which it
+        sends at once. So "answered; waiting for the kernel…" can reach the kernel
+        *after* the answer itself, and without this it stayed on screen for good.
+        """
+        super().set_state(sync_data)
+        if "status" in sync_data and self._last_word is not None and not self._in_flight():
+            self.status = self._last_word
+
+    def _in_flight(self) -> bool:
+        """Whether some job may still get news from the page (sent, queued, or answered
+        only provisionally by the kernel)."""
+        return any(not job.final for job in list(self.jobs.values()))
+
     def _send_msg(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         """The one way out to the page (tests replace it to drive a page directly)."""
         self.sent_bytes += sum(len(b) for b in buffers)
@@ -880,7 +905,8 @@ class BrowserRuntime(anywidget.AnyWidget):
         value.status = "done" if not value.error else f"error: {value.error}"
         if job.sent_at is not None:  # what the learner waits: send, load, run, answer
             value.round_trip_s = time.monotonic() - job.sent_at
-        self.status = value.summary()
+        self._last_word = value.summary()
+        self.status = self._last_word
         job._resolve()
 
 
@@ -902,22 +928,22 @@ class BrowserRunView(W.VBox):
     :class:`BrowserRun`."""
 
     def __init__(self, runtime: BrowserRuntime, job: BrowserJob) -> None:
-        from widgets.common import figure_to_png
+        from widgets.common import figure_image
 
         self.runtime = runtime
         self.job = job
         self.run = job.value
         self.table_html = W.HTML()
-        self.chart = W.Image(format="png")
-        self.chart.layout.display = "none"
-        self._figure_to_png = figure_to_png
+        self.chart = figure_image(display="none")
         super().__init__([runtime, self.table_html, self.chart])
         job.add_done_callback(self._show)
 
     def _show(self, run: BrowserRun) -> None:
         self.table_html.value = run.html() if run.results else f"<i>{run.summary()}</i>"
         if run.results or run.python_latency_ms is not None:
-            self.chart.value = self._figure_to_png(run.figure())
+            from widgets.common import show_figure
+
+            show_figure(self.chart, run.figure())
             self.chart.layout.display = ""
 
 

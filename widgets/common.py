@@ -6,6 +6,12 @@ The rules they enforce: a callback never fails silently (its exception lands in 
 and the sliders stay live, and figures are drawn with matplotlib's object API into
 PNG bytes, which is safe from any thread and renders the same everywhere.
 
+What a learner reads follows the page too: a chart is shown at the CSS size it was
+drawn for and never stretched (:func:`show_figure`), tables say words, not Python
+keys (:func:`html_table`), and HTML colours are JupyterLab's theme variables with a
+light-theme fallback for front ends without them (:data:`INK`, :data:`INK_SOFT`,
+:data:`RULE`), so nothing is dark grey on a dark page.
+
 Every app runs on ipywidgets 8 (the project's lock) and on Google Colab's ipywidgets
 7.7.1, which Colab's front end needs and the notebooks must not replace. Where the two
 differ, the difference lives here, in one helper each (:func:`uploaded_files`,
@@ -19,34 +25,111 @@ What needs no helper, because both versions take it alike: ``Button`` and
 from __future__ import annotations
 
 import functools
-import io
+import math
 import mimetypes
 import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
+
+if TYPE_CHECKING:  # matplotlib loads only when a lesson draws a chart
+    from browserml.figures import RenderedFigure
 
 #: The installed ipywidgets' major version: 8 under the project's lock, 7 on Colab.
 IPYWIDGETS_MAJOR = int(W.__version__.split(".")[0])
 
 
-def figure_to_png(fig: Any, dpi: int = 90) -> bytes:
-    """Render a matplotlib ``Figure`` to PNG bytes (for an ``ipywidgets.Image``)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+#: Text colour of JupyterLab's theme (light or dark), with the light theme's as fallback
+#: where the variables are absent (Colab, VS Code, nbconvert).
+INK = "var(--jp-ui-font-color1, #333)"
+#: Secondary text (captions, units), the theme's softer grey.
+INK_SOFT = "var(--jp-ui-font-color2, #666)"
+#: Hairlines and borders.
+RULE = "var(--jp-border-color2, #ddd)"
+#: For anywidget front ends that draw on a canvas, which cannot use ``var()``: prepend to
+#: the ``_esm`` and call ``themed(el, "--jp-ui-font-color1", "#333")`` at each draw.
+THEMED_JS = r"""
+// JupyterLab's theme colour `name` as the page has it now (light or dark), or `fallback`
+// where the page has no --jp-* variables (Colab, VS Code). A canvas cannot use var().
+function themed(el, name, fallback) {
+  const value = getComputedStyle(el).getPropertyValue(name).trim();
+  return value || fallback;
+}
+"""
+
+
+def figure_image(**layout: Any) -> W.Image:
+    """An ``Image`` for :func:`show_figure`: never wider than its container, its height
+    following its width, so a chart shrinks to a narrow column instead of adding a
+    horizontal scrollbar."""
+    return W.Image(format="png", layout=W.Layout(max_width="100%", height="auto", **layout))
+
+
+def show_figure(image: W.Image, fig: Any) -> RenderedFigure:
+    """Show a matplotlib ``Figure`` in ``image`` at the size it was drawn for.
+
+    The PNG has :data:`browserml.figures.DENSITY` device pixels per CSS pixel and the
+    image is given the figure's CSS width (``max-width: 100%`` lets it shrink, nothing
+    lets it grow), so it is sharp on any screen and never a small PNG stretched up.
+    """
+    from browserml.figures import render_png
+
+    shown = render_png(fig)
+    with image.hold_sync():
+        image.format = shown.format
+        image.value = shown.data
+        image.layout.width = f"{shown.width_px}px"
+        image.layout.max_width = "100%"
+        image.layout.height = "auto"
+    return shown
+
+
+def figure_to_png(fig: Any) -> bytes:
+    """A figure's PNG bytes alone (2x, transparent). Prefer :func:`show_figure`, which
+    also gives the ``Image`` the CSS size those pixels are for."""
+    from browserml.figures import render_png
+
+    return render_png(fig).data
+
+
+#: Held while any app callback runs: callbacks run one at a time, whichever thread the
+#: kernel delivers them on (see :func:`captured`).
+CALLBACK_LOCK = threading.RLock()
 
 
 def captured(output: W.Output) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a callback so anything it prints or raises shows in ``output``.
+    """Decorate a callback so anything it prints or raises shows in ``output``, and so
+    that it never runs alongside another app callback.
 
     ipywidgets swallows exceptions raised in callbacks into the browser console,
     where a learner never looks; ``Output.capture`` puts them under the app.
+
+    Why the lock: JupyterLab 4.6 sends widget messages over a kernel *subshell*, and
+    ipykernel 7.4 answers each comm on the thread it last published from, so two
+    callbacks can run at once on two threads. ``Output.capture`` is not made for that:
+    it keeps one ``msg_id`` and a nesting counter, so when the two overlap the ``msg_id``
+    of the callback that finished first stays set. The page's Output widget then
+    swallows every message with that parent, its "idle" status among them, and the
+    control that sent it waits for that "idle" for ever: ipywidgets buffers each later
+    value and never sends it (lesson 2's threshold slider froze that way after a change
+    of ``k``). Taking the lock *before* the capture keeps captures strictly nested.
     """
-    return output.capture(clear_output=True)
+    capture = output.capture(clear_output=True)
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        inside = capture(fn)
+
+        @functools.wraps(fn)
+        def one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+            with CALLBACK_LOCK:
+                return inside(*args, **kwargs)
+
+        return one_at_a_time
+
+    return decorate
 
 
 class BackgroundJob:
@@ -111,19 +194,71 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def html_table(rows: list[dict[str, Any]], fmt: str = "{:.4f}") -> str:
-    """A small HTML table from a list of dicts (floats formatted with ``fmt``)."""
+#: How the project's column keys read in a table: acronyms and units a plain
+#: ``replace("_", " ")`` would get wrong. Any other key reads as its words.
+HEADERS: dict[str, str] = {
+    "roc_auc": "ROC AUC", "pr_auc": "PR AUC", "f1": "F1",
+    "tpr": "true positive rate", "tnr": "true negative rate",
+    "fpr": "false positive rate", "fnr": "false negative rate",
+    "max_abs_diff": "max |Δ| vs Python", "latency_ms": "latency (ms)",
+    "python_latency_ms": "Python latency (ms)", "n_runs": "timed runs", "ok": "OK",
+    "least_squares": "least squares",
+}
+
+
+def readable_header(key: str) -> str:
+    """A column key as a learner reads it: ``"max_abs_diff"`` → ``"max |Δ| vs Python"``,
+    ``"tensors_leaked"`` → ``"tensors leaked"``, ``"load_ms"`` → ``"load (ms)"``."""
+    key = str(key)
+    if key in HEADERS:
+        return HEADERS[key]
+    if key.endswith("_ms"):
+        return f"{key[:-3].replace('_', ' ')} (ms)"
+    return key.replace("_", " ")
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else fmt.format(value)  # NaN reads as "no value", never "nan"
+    return _escape(str(value))
+
+
+def html_table(rows: Sequence[Mapping[str, Any]], fmt: str = "{:.4f}",
+               headers: Mapping[str, str] | None = None) -> str:
+    """A small HTML table from a list of dicts: floats formatted with ``fmt``, ``None``
+    and NaN as "—", booleans as yes/no, and each key as :func:`readable_header` says
+    (or as ``headers`` maps it)."""
     if not rows:
         return ""
-    head = "".join(f"<th style='padding:2px 8px'>{_escape(str(k))}</th>" for k in rows[0])
+    names = {**{k: readable_header(k) for k in rows[0]}, **(headers or {})}
+    head = "".join(f"<th style='padding:2px 8px;text-align:left'>{_escape(names[k])}</th>" for k in rows[0])
     body = "".join(
-        "<tr>" + "".join(
-            f"<td style='padding:2px 8px;text-align:right'>"
-            f"{fmt.format(v) if isinstance(v, float) else _escape(str(v))}</td>" for v in r.values()
-        ) + "</tr>"
+        "<tr>" + "".join(f"<td style='padding:2px 8px;text-align:right'>{_cell(v, fmt)}</td>"
+                         for v in r.values()) + "</tr>"
         for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def readable_table(rows: Sequence[Mapping[str, Any]], fmt: str = "{:.4f}",
+                   headers: Mapping[str, str] | None = None) -> Any:
+    """:func:`html_table` as a notebook output: ``readable_table(run.table())`` as a cell's
+    last line shows a table in words where ``print(row_dict)`` showed Python keys."""
+    from IPython.display import HTML
+
+    return HTML(html_table(rows, fmt, headers))
+
+
+def flex_row(*parts: str, gap: str = "24px") -> str:
+    """HTML blocks side by side, wrapping on a narrow page, each at its own natural
+    height (``align-items: flex-start``: a flex row otherwise stretches a short table's
+    rows to the height of its tallest neighbour)."""
+    return (f"<div style='display:flex;flex-wrap:wrap;gap:{gap};align-items:flex-start'>"
+            + "".join(parts) + "</div>")
 
 
 def slow_slider(kind: type[W.ValueWidget], **kwargs: Any) -> W.ValueWidget:
@@ -140,7 +275,7 @@ EXPECTED_ERRORS = (ValueError, RuntimeError, IndexError, FloatingPointError)
 
 
 def error_html(err: BaseException) -> str:
-    return f"<span style='color:#b00020'>⚠ {_escape(str(err) or type(err).__name__)}</span>"
+    return f"<span style='color:var(--jp-error-color1, #b00020)'>⚠ {_escape(str(err) or type(err).__name__)}</span>"
 
 
 def guarded(fn: Callable[..., Any], output: W.Output, errors: W.HTML | None = None) -> Callable[..., Any]:
@@ -256,3 +391,17 @@ def border_below(widget: W.Box, border: str) -> W.Box:
         return widget
     rule = W.HTML(f"<div style='border-top:{border}'></div>", layout=W.Layout(height="1px", margin="0"))
     return W.VBox([widget, rule], layout=W.Layout(margin="0"))
+
+
+def set_tooltip(widget: W.DOMWidget, text: str) -> W.DOMWidget:
+    """Give ``widget`` a hover tooltip, and return it (ipywidgets 8 shows a missing one as "null").
+
+    ipywidgets 8 names it ``tooltip`` on every widget; 7 has ``tooltip`` on ``Button`` and
+    ``ToggleButton`` only and ``description_tooltip`` on the rest (an upload, a slider, a
+    progress bar), and silently drops a keyword it does not know, so set it here.
+    """
+    if IPYWIDGETS_MAJOR >= 8 or widget.has_trait("tooltip"):
+        widget.tooltip = text
+    else:
+        widget.description_tooltip = text
+    return widget

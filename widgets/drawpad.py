@@ -2,7 +2,9 @@
 
 ipywidgets has no drawing input, so this is an ``anywidget``: ~40 lines of plain JS,
 no CDN, no build step. Drawing left to right records one y per pixel column (0 at the
-bottom, 1 at the top); ``points`` is what Python sees. Where the front end cannot load
+bottom, 1 at the top); ``points`` is what Python sees. Its border and midline are
+JupyterLab's theme colours (``--jp-*``), its canvas transparent: no white slab on the
+dark theme. Where the front end cannot load
 it (no widget manager), the lesson falls back to choosing a beat instead of drawing.
 """
 
@@ -11,20 +13,24 @@ from __future__ import annotations
 import anywidget
 import traitlets
 
-_ESM = r"""
+from widgets.common import THEMED_JS
+
+_ESM = THEMED_JS + r"""
 export default {
   render({ model, el }) {
     const w = model.get("width"), h = model.get("height");
     const canvas = document.createElement("canvas");
     canvas.width = w; canvas.height = h;
-    canvas.style.border = "1px solid #bbb"; canvas.style.cursor = "crosshair"; canvas.style.touchAction = "none";
+    canvas.style.border = "1px solid var(--jp-border-color1, #bbb)"; canvas.style.cursor = "crosshair";
+    canvas.style.touchAction = "none";
     const clear = document.createElement("button");
     clear.textContent = "Clear"; clear.style.marginLeft = "8px";
+    clear.className = "jupyter-button";  // ipywidgets' own button style, themed by JupyterLab
     const ctx = canvas.getContext("2d");
     let cols = new Array(w).fill(null), down = false, last = null;
     function redraw() {
       ctx.clearRect(0, 0, w, h);
-      ctx.strokeStyle = "#eee"; ctx.beginPath(); ctx.moveTo(0, h / 2); ctx.lineTo(w, h / 2); ctx.stroke();
+      ctx.strokeStyle = themed(el, "--jp-border-color2", "#eee"); ctx.beginPath(); ctx.moveTo(0, h / 2); ctx.lineTo(w, h / 2); ctx.stroke();
       ctx.strokeStyle = "#d62728"; ctx.lineWidth = 2; ctx.beginPath();
       let started = false;
       cols.forEach((y, x) => { if (y === null) return; const py = h - y * h;

@@ -32,12 +32,24 @@ import numpy as np
 
 import browserml  # noqa: F401  (selects tf_keras before TensorFlow loads)
 from browserml.data import images as imgs
+from browserml.errors import BadInput
 from browserml.imagesearch import applications as apps
 from browserml.imagesearch import backbones as bbs
 from browserml.imagesearch import features as fx
 from browserml.imagesearch import search
 from browserml.imagesearch.embedding import UMAP_METRICS, UmapParams, nearest_point, umap_embedding
-from widgets.common import BackgroundJob, clear_upload, guarded, on_change, slow_slider, uploaded_files, wrap
+from widgets.common import (
+    INK_SOFT,
+    BackgroundJob,
+    clear_upload,
+    error_html,
+    guarded,
+    on_change,
+    set_tooltip,
+    slow_slider,
+    uploaded_files,
+    wrap,
+)
 from widgets.scatter import Scatter
 from widgets.thumbgrid import ThumbGrid
 
@@ -45,6 +57,12 @@ Progress = Callable[[int, int], None]
 Report = Callable[[str, int, int], None]  # (stage, done, total): "features" or "umap"
 
 WEIGHTS: tuple[str | None, ...] = ("imagenet", None)
+#: The weights picker's options: a string value for random weights too, because ipywidgets
+#: reads a ``None`` value as "nothing selected" and shows a blank picker.
+WEIGHT_OPTIONS: tuple[tuple[str, str], ...] = (("ImageNet", "imagenet"), ("random (a baseline)", "random"))
+#: What a failed prepare puts back: the settings whose results the app shows. The metric
+#: and minkowski p are left alone: they never fail, and a learner may have changed them meanwhile.
+REVERTED = ("dataset", "backbone", "weights", "layer", "pooling", "k", "class_filter", "query")
 LITE_DEFAULT_LAYER = "head_relu"  # the last feature map: the most semantic layer Lite has before pooling
 FEATURE_MEMO_SIZE = 6  # feature matrices kept in memory (the disk cache keeps them all)
 EMBEDDING_MEMO_SIZE = 12
@@ -73,6 +91,26 @@ def lite_layer_picks(layer_names: list[str]) -> list[str]:
     picks = [n for n in layer_names if n == "stem_relu"]
     picks += [last_of_stage[s] for s in sorted(last_of_stage, key=int)]
     return picks + [n for n in layer_names if n == "head_relu"]
+
+
+class SettingsRevertedError(BadInput):
+    """New settings could not be prepared (weights unavailable, a set that cannot download),
+    so the state went back to the settings whose results are shown.
+
+    ``wanted`` holds the refused settings (for an offer such as "this model with random
+    weights"); ``__cause__`` is the original error.
+    """
+
+    def __init__(self, message: str, wanted: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.wanted = wanted
+
+
+def _first_sentence(err: BaseException) -> str:
+    """An error message's first sentence: the *why*, short enough for one line."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return match.group(1) if match else text
 
 
 def _shape_text(shape: tuple[Any, ...]) -> str:
@@ -143,6 +181,7 @@ class ImageSearchState:
         self.class_filter: int | None = None
         self.query: int | UploadedImage = 0
         self.umap = UmapParams()
+        self._shown: dict[str, Any] | None = None  # the settings of the last results computed
         self.configure(dataset=dataset, backbone=backbone, weights=weights, layer=layer, pooling=pooling,
                        metric=metric, p=p, k=k)
 
@@ -154,7 +193,9 @@ class ImageSearchState:
         dataset/backbone/weights/layer/pooling simply asks for other features, and a
         new metric, ``p`` or ``k`` reuses them. A new dataset resets the class filter
         and (unless the query is an upload) selects its first image; a new backbone
-        resets the layer to that backbone's default unless ``layer`` is given too.
+        resets the layer to that backbone's default and the weights to ImageNet unless
+        ``layer`` or ``weights`` are given too (random weights are a per-model baseline:
+        carried silently to the next model, they would look like a broken model).
         """
         allowed = {"dataset", "backbone", "weights", "layer", "pooling", "metric", "p", "k", "class_filter"}
         unknown = set(changes) - allowed
@@ -174,8 +215,11 @@ class ImageSearchState:
             raise ValueError(f"unknown backbone {new['backbone']!r}; choose one of {', '.join(bbs.backbone_names())}")
         if new["weights"] not in WEIGHTS:
             raise ValueError(f"weights must be 'imagenet' or None (random weights), got {new['weights']!r}")
-        if "backbone" in changes and "layer" not in changes and changes["backbone"] != self.backbone:
-            new["layer"] = None
+        if "backbone" in changes and changes["backbone"] != self.backbone:
+            if "layer" not in changes:
+                new["layer"] = None
+            if "weights" not in changes:
+                new["weights"] = "imagenet"
         if new["layer"] is not None and not isinstance(new["layer"], str):
             raise ValueError(f"layer must be a layer name (or None for the default), got {new['layer']!r}")
         if new["pooling"] not in fx.POOLINGS:
@@ -336,10 +380,14 @@ class ImageSearchState:
         (None for an upload, which has no class)."""
         features = self.features()
         if isinstance(self.query, UploadedImage):
-            return search.top_k(features, self.query_vector(), self.k, self.metric, self.p), None
-        found = search.top_k(features, self.query, self.k, self.metric, self.p)
-        labels = self.image_set.labels
-        return found, search.weighted_score(labels[found.indices], labels[self.query], self.k)
+            answer: tuple[search.SearchResult, float | None] = (
+                search.top_k(features, self.query_vector(), self.k, self.metric, self.p), None)
+        else:
+            found = search.top_k(features, self.query, self.k, self.metric, self.p)
+            labels = self.image_set.labels
+            answer = found, search.weighted_score(labels[found.indices], labels[self.query], self.k)
+        self._shown = self._settings()  # what a failed prepare goes back to
+        return answer
 
     def random_baseline(self) -> float:
         """The score a random ranking gets on average: the bar a layer must clear."""
@@ -385,14 +433,43 @@ class ImageSearchState:
             return False
         return not embedding or self._umap_key() in self._embeddings
 
+    def _settings(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in REVERTED}
+
+    def model_text(self) -> str:
+        """The model in use, in words: ``efficientnet-lite0 (ImageNet weights)``."""
+        return f"{self.backbone} ({'ImageNet' if self.weights == 'imagenet' else 'random'} weights)"
+
     def prepare(self, report: Report | None = None, embedding: bool = False) -> None:
-        """Do every slow step the current settings need: set, model, features, query, map."""
-        self.image_set  # noqa: B018  (loads)
-        self.layer_options()
-        self.features(None if report is None else lambda done, total: report("features", done, total))
-        self.query_vector()
-        if embedding:
-            self.embedding(None if report is None else lambda done, total: report("umap", done, total))
+        """Do every slow step the current settings need: set, model, features, query, map.
+
+        If a step fails after results were shown, the state goes back to the settings of
+        those results, so it never claims a model (or set) that is not the one whose
+        results are on screen. An expected failure (:class:`BadInput`, e.g. ImageNet
+        weights unavailable offline) then raises :class:`SettingsRevertedError`, one line
+        saying what was refused, why, and what is still shown; anything else is a bug and
+        is re-raised as it is, after the same revert.
+        """
+        try:
+            self.image_set  # noqa: B018  (loads)
+            self.layer_options()
+            self.features(None if report is None else lambda done, total: report("features", done, total))
+            self.query_vector()
+            if embedding:
+                self.embedding(None if report is None else lambda done, total: report("umap", done, total))
+        except Exception as err:
+            wanted, shown = self._settings(), self._shown
+            if shown is None or all(wanted[n] is shown[n] or wanted[n] == shown[n] for n in REVERTED):
+                raise  # nothing shown yet to go back to
+            for name, value in shown.items():
+                setattr(self, name, value)
+            if not isinstance(err, BadInput):
+                raise
+            what = wanted["backbone"] if wanted["backbone"] != shown["backbone"] else (
+                wanted["dataset"] if wanted["dataset"] != shown["dataset"] else "these settings")
+            raise SettingsRevertedError(
+                f"Could not switch to {what}: {_first_sentence(err)} Still showing {self.dataset} with "
+                f"{self.model_text()}.", wanted) from err
 
     def describe(self) -> str:
         """One line: dataset, model, weights, layer, its output shape, pooling, dims."""
@@ -405,9 +482,8 @@ class ImageSearchState:
             dims = shape[-1]
         else:
             dims = int(np.prod(shape[1:]))
-        weights = "ImageNet weights" if self.weights == "imagenet" else "random weights"
         pooling = f"{self.pooling} pooling" if len(shape) == 4 else "no pooling (already a vector)"
-        return (f"{self.dataset} · {self.backbone} ({weights}) · layer {self.layer_name()} "
+        return (f"{self.dataset} · {self.model_text()} · layer {self.layer_name()} "
                 f"{_shape_text(shape)} · {pooling} → {dims} dims")
 
 
@@ -415,6 +491,17 @@ class ImageSearchState:
 
 
 SAME, OTHER, QUERY = "#2ca02c", "#d62728", "#ff7f0e"  # result borders: same class, other class; the query
+
+
+def _fit_label(**more: str) -> W.Layout:
+    """A button's layout: as wide as its label, never squeezed by its row (ipywidgets' fixed
+    default width truncates longer labels). One per widget: a shared Layout is shared state."""
+    return W.Layout(width="auto", flex="0 0 auto", **more)
+
+
+def _weights_option(weights: str | None) -> str:
+    """The weights picker's value for the state's weights (None: random)."""
+    return "random" if weights is None else weights
 
 
 def _png(image: np.ndarray, side: int) -> bytes:
@@ -448,21 +535,29 @@ class ImageSearchApp:
         self._gallery_ids: list[int] = []
         self._result_ids: list[int] = []
         self._scatter_key: tuple[Any, ...] | None = None
+        self._random_offer: str | None = None  # the backbone whose ImageNet weights were unavailable
         st = self.state
         wide = {"description_width": "initial"}
 
         self.description = W.HTML()
-        self.advanced_button = W.ToggleButton(value=False, description="Advanced options", icon="sliders")
-        self.upload = W.FileUpload(accept="image/*", multiple=False, description="Search with your image")
-        self.progress = W.IntProgress(min=0, max=1, value=0, layout=W.Layout(width="220px"))
+        self.advanced_button = W.ToggleButton(value=False, description="Advanced options", icon="sliders",
+                                              tooltip="Show or hide the dataset, model, layer, pooling and "
+                                                      "metric pickers", layout=_fit_label())
+        self.upload = set_tooltip(
+            W.FileUpload(accept="image/*", multiple=False, description="Search with your image",
+                         layout=_fit_label()),
+            "Upload an image of your own: the app finds its nearest gallery images at the chosen layer")
+        self.progress = set_tooltip(
+            W.IntProgress(min=0, max=1, value=0, description="features", style=wide, layout=W.Layout(width="260px")),
+            "How many gallery images have their features extracted (then: whether the UMAP fit is done)")
         self.progress_label = W.HTML()
         # advanced options
         sets = list(dict.fromkeys([st.dataset, *imgs.IMAGE_SETS]))
         self.dataset = W.Dropdown(options=[(n if n in imgs.OFFLINE_SETS or n == st.dataset else f"{n} (downloads)", n)
                                            for n in sets], value=st.dataset, description="dataset")
         self.model = W.Dropdown(options=list(bbs.backbone_names()), value=st.backbone, description="model")
-        self.weights = W.Dropdown(options=[("ImageNet", "imagenet"), ("random weights: a baseline", None)],
-                                  value=st.weights, description="weights")
+        self.weights = W.Dropdown(options=list(WEIGHT_OPTIONS), value=_weights_option(st.weights),
+                                  description="weights")
         self.layer = W.Dropdown(options=[], description="layer", layout=W.Layout(width="340px"))
         self.pooling = W.Dropdown(options=list(fx.POOLINGS), value=st.pooling, description="pooling")
         self.metric = W.Dropdown(options=list(search.METRICS), value=st.metric, description="metric")
@@ -470,24 +565,36 @@ class ImageSearchApp:
                              disabled=st.metric != "minkowski")
         self.k = slow_slider(W.IntSlider, value=st.k, min=1, max=50, description="k (results)")
         self.random_weights_button = W.Button(description="Use random weights instead", icon="random",
-                                              layout=W.Layout(display="none", width="auto"))
+                                              tooltip="Load the same architecture with random weights: "
+                                                      "a baseline that needs no download",
+                                              layout=_fit_label(display="none"))
         self.advanced = W.VBox([W.HBox([self.dataset, self.model, self.weights]),
                                 W.HBox([self.layer, self.pooling]), W.HBox([self.metric, self.p, self.k]),
                                 self.random_weights_button], layout=W.Layout(display="none"))
         # gallery
-        self.class_filter = W.ToggleButtons(options=[("All", -1)], value=-1, style={"button_width": "auto"})
+        self.class_filter = W.ToggleButtons(options=[("All", -1)], value=-1, tooltips=["Show every image"],
+                                            style={"button_width": "auto"})
         self.gallery = ThumbGrid(tile=40, columns=14)
+        # exactly the canvas's width: a narrower box clips the last column and scrolls
+        self.gallery_box = W.VBox([self.class_filter, self.gallery],
+                                  layout=W.Layout(width=self.gallery.layout.width, flex="0 0 auto"))
         # results
         self.query_title = W.HTML()
         self.query_image = W.Image(format="png", width=96, height=96)
         self.score = W.HTML()
         self.results = ThumbGrid(tile=64, columns=5)
         # map
-        self.umap_toggle = W.ToggleButton(value=show_umap, description="UMAP of the layer", icon="map")
-        self.n_neighbors = slow_slider(W.IntSlider, value=st.umap.n_neighbors, min=2, max=100,
-                                       description="n_neighbors")
-        self.min_dist = slow_slider(W.FloatSlider, value=st.umap.min_dist, min=0.0, max=0.99, step=0.01,
-                                    description="min_dist")
+        self.umap_toggle = W.ToggleButton(value=show_umap, description="UMAP of the layer", icon="map",
+                                          tooltip="Show or hide a 2-D map (UMAP) of every image's features at "
+                                                  "this layer: click a point to search from it",
+                                          layout=_fit_label())
+        self.n_neighbors = set_tooltip(
+            slow_slider(W.IntSlider, value=st.umap.n_neighbors, min=2, max=100, description="UMAP neighbours"),
+            "UMAP's n_neighbors: how many neighbours shape each point's place")
+        self.min_dist = set_tooltip(
+            slow_slider(W.FloatSlider, value=st.umap.min_dist, min=0.0, max=0.99, step=0.01,
+                        description="UMAP minimum distance"),
+            "UMAP's min_dist: how tightly points may pack together")
         self.umap_metric = W.Dropdown(options=list(UMAP_METRICS), value=st.umap.metric, description="UMAP metric",
                                       style=wide)
         self.scatter = Scatter(width=420, height=360)
@@ -505,7 +612,7 @@ class ImageSearchApp:
             W.HBox([self.advanced_button, self.upload, self.progress, self.progress_label]),
             self.advanced, self.errors, self.job_errors,
             W.HBox([
-                W.VBox([self.class_filter, self.gallery], layout=W.Layout(max_width="640px")),
+                self.gallery_box,
                 W.VBox([W.HBox([self.query_image, W.VBox([self.query_title, self.score])]), self.results,
                         self.umap_toggle, self.umap_box]),
             ]),
@@ -529,9 +636,10 @@ class ImageSearchApp:
                     self.refresh()
             return apply
 
-        for widget, name in ((self.dataset, "dataset"), (self.model, "backbone"), (self.weights, "weights"),
+        for widget, name in ((self.dataset, "dataset"), (self.model, "backbone"),
                              (self.pooling, "pooling"), (self.metric, "metric"), (self.p, "p"), (self.k, "k")):
             on_change(widget, setting(name), out, err)
+        on_change(self.weights, lambda v: setting("weights")(None if v == "random" else v), out, err)
         on_change(self.layer, lambda v: setting("layer")(v) if v is not None else None, out, err)
         on_change(self.class_filter, lambda v: setting("class_filter")(None if v == -1 else v), out, err)
         for widget, name in ((self.n_neighbors, "n_neighbors"), (self.min_dist, "min_dist"),
@@ -542,10 +650,15 @@ class ImageSearchApp:
         on_change(self.umap_toggle, lambda v: (setattr(self.umap_box.layout, "display", "" if v else "none"),
                                                self.refresh()), out, err)
         on_change(self.upload, self._on_upload, out, err)
-        self.random_weights_button.on_click(wrap(lambda _b: setattr(self.weights, "value", None), out, err))
+        self.random_weights_button.on_click(wrap(self._use_random_weights, out, err))
         self.gallery.observe(guarded(lambda c: self._clicked(self._gallery_ids, c["new"]), out, err), names="clicked")
         self.results.observe(guarded(lambda c: self._clicked(self._result_ids, c["new"]), out, err), names="clicked")
         self.scatter.observe(guarded(lambda c: self._clicked(None, c["new"]), out, err), names="clicked")
+
+    def _use_random_weights(self, _button: Any = None) -> None:
+        """The offer made when ImageNet weights were unavailable: that model, random weights."""
+        self.state.configure(backbone=self._random_offer or self.state.backbone, weights=None)
+        self.refresh()
 
     def _clicked(self, ids: list[int] | None, tile: int) -> None:
         """A click on a thumbnail (``ids`` maps tiles to images) or on a map point."""
@@ -607,7 +720,7 @@ class ImageSearchApp:
                 if self.show_umap and not self.state.ready(embedding=True):
                     self.state.embedding(lambda done, total: self._report("umap", done, total))
                     self._render()
-            except Exception as err:  # reported below, once no newer settings are waiting
+            except Exception as err:  # noqa: BLE001  (reported below, once no newer settings are waiting)
                 failure = err
             with self._lock:
                 if self._pending:
@@ -615,14 +728,37 @@ class ImageSearchApp:
                 self._working = False
                 self._set_busy(False)
             break
-        self.random_weights_button.layout.display = (
-            "" if isinstance(failure, apps.WeightsUnavailableError) else "none")
-        if failure is not None:
+        self._offer_random_weights(failure)
+        if failure is None:
+            return
+        if isinstance(failure, SettingsRevertedError) and self.state.ready():
+            self._render()  # the pickers go back to the model whose results are shown
+        else:
+            self._sync_pickers()  # not the layer list: building it may be what failed
             self.progress_label.value = "<span style='color:#b00020'>stopped: see the message below</span>"
-            raise failure
+        if isinstance(failure, BadInput) and threading.current_thread() is not threading.main_thread():
+            self.errors.value = error_html(failure)  # one line, like guarded() shows it in the foreground
+            return
+        raise failure
+
+    def _offer_random_weights(self, failure: BaseException | None) -> None:
+        """Show "Use <model> with random weights" when that model's ImageNet weights were
+        unavailable (the state has gone back to the model in use, so name the refused one)."""
+        cause = failure.__cause__ if isinstance(failure, SettingsRevertedError) else failure
+        if isinstance(cause, apps.WeightsUnavailableError):
+            wanted = failure.wanted["backbone"] if isinstance(failure, SettingsRevertedError) else self.state.backbone
+            self._random_offer = wanted
+            self.random_weights_button.description = f"Use {wanted} with random weights instead"
+            self.random_weights_button.tooltip = (f"Load {wanted}'s architecture with random weights (no download): "
+                                                  "a baseline, not a trained model")
+            self.random_weights_button.layout.display = ""
+        else:
+            self._random_offer = None
+            self.random_weights_button.layout.display = "none"
 
     def _report(self, stage: str, done: int, total: int) -> None:
         self.progress.max, self.progress.value = max(total, 1), done
+        self.progress.description = "features" if stage == "features" else "UMAP fit"
         if stage == "features":
             self.progress_label.value = (f"features of {done}/{total} images "
                                          f"({self.state.backbone} · {self.state.layer_name()})")
@@ -649,6 +785,13 @@ class ImageSearchApp:
         finally:
             self._syncing = outer
 
+    def _sync_pickers(self) -> None:
+        """Show the state's model and weights in their pickers: the state decides, so a picker
+        never shows a model that is not loaded, nor goes blank."""
+        with self._quietly():
+            self.model.value = self.state.backbone
+            self.weights.value = _weights_option(self.state.weights)
+
     def _sync_layer_options(self) -> None:
         """Offer the current backbone's layers, with the state's layer selected."""
         st = self.state
@@ -664,8 +807,9 @@ class ImageSearchApp:
     def _render(self) -> None:
         """Draw everything from the state (all of it memoised by now: no slow work)."""
         st = self.state
+        self._sync_pickers()
         self._sync_layer_options()
-        self.description.value = f"<span style='color:#555'>{st.describe()}</span>"
+        self.description.value = f"<span style='color:{INK_SOFT}'>{st.describe()}</span>"
         self._draw_gallery()
         found, score = st.results()
         self._draw_query()
@@ -679,9 +823,10 @@ class ImageSearchApp:
                                 f"<b>{st.image_set.class_names[top]}</b>")
         else:
             self.score.value = (f"search result score <b>{score:.0%}</b> (random ≈ {baseline:.1%})"
-                                f"<br><span style='color:#555'>top {st.k} by {st.metric}</span>")
+                                f"<br><span style='color:{INK_SOFT}'>top {st.k} by {st.metric}</span>")
         self.p.disabled = self._working or st.metric != "minkowski"
         self.progress_label.value = ""
+        self.progress.description = "features"
         self.progress.value = self.progress.max
         if self.show_umap and st.ready(embedding=True):
             self._draw_map(found)
@@ -697,6 +842,7 @@ class ImageSearchApp:
         with self._quietly():
             if list(self.class_filter.options) != options:
                 self.class_filter.options = options
+                self.class_filter.tooltips = ["Show every image"] + [f"Show only {name}" for name in names]
             self.class_filter.value = -1 if st.class_filter is None else st.class_filter
             self.k.max = min(50, len(images) - 1)  # top_k needs k below the number of other images
             if self.dataset.value != st.dataset:
@@ -750,4 +896,5 @@ class ImageSearchApp:
             self.scatter.highlighted = found.indices.tolist()
 
 
-__all__ = ["ImageSearchApp", "ImageSearchState", "UmapParams", "UploadedImage", "lite_layer_picks"]
+__all__ = ["ImageSearchApp", "ImageSearchState", "SettingsRevertedError", "UmapParams", "UploadedImage",
+           "lite_layer_picks"]

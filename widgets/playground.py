@@ -45,7 +45,11 @@ import ipywidgets as W
 import numpy as np
 
 from browserml import playground as pg
+from browserml.figures import NEUTRAL
 from widgets.common import (
+    INK,
+    INK_SOFT,
+    RULE,
     BackgroundJob,
     Throttle,
     border_below,
@@ -183,12 +187,19 @@ def output_png(grid: np.ndarray, points: dict[str, np.ndarray], size: int = OUTP
     return buf.getvalue()
 
 
+#: The loss chart's lines, RGBA: test loss solid, training loss the same grey at half
+#: strength; both on a transparent background, so the chart reads on a light or dark page.
+TEST_LOSS_INK = (*hex_to_rgb(NEUTRAL).astype(int).tolist(), 255)
+TRAIN_LOSS_INK = (*hex_to_rgb(NEUTRAL).astype(int).tolist(), 130)
+
+
 def loss_curve_png(history: Sequence[pg.EpochStats], width: int = 280, height: int = 48) -> bytes:
-    """Playground's little loss chart: training loss grey, test loss black, y from 0 to the
-    largest finite loss seen; long histories are sampled down to one point per pixel."""
+    """Playground's little loss chart: training loss faint, test loss solid (2 px), y from
+    0 to the largest finite loss seen; long histories are sampled down to one point per
+    pixel. Transparent behind the lines: no white slab on a dark page."""
     from PIL import Image, ImageDraw
 
-    image = Image.new("RGB", (width, height), "white")
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     losses = np.array([[h.train_loss, h.test_loss] for h in history], dtype=np.float64).reshape(-1, 2)
     finite = losses[np.isfinite(losses)]
     if len(losses) >= 2 and finite.size:
@@ -196,9 +207,9 @@ def loss_curve_png(history: Sequence[pg.EpochStats], width: int = 280, height: i
         index = np.unique(np.linspace(0, len(losses) - 1, min(len(losses), width)).round().astype(int))
         xs = index / (len(losses) - 1) * (width - 1)
         draw = ImageDraw.Draw(image)
-        for column, colour in ((0, (119, 119, 119)), (1, (0, 0, 0))):
+        for column, colour, line_width in ((0, TRAIN_LOSS_INK, 1), (1, TEST_LOSS_INK, 2)):
             ys = (height - 2) - np.nan_to_num(losses[index, column], nan=top, posinf=top) / top * (height - 4)
-            draw.line(list(zip(xs.tolist(), ys.tolist())), fill=colour, width=1)
+            draw.line(list(zip(xs.tolist(), ys.tolist())), fill=colour, width=line_width)
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -338,11 +349,11 @@ def diagram_html(layout: DiagramLayout, sprite_url: str, kernels: Sequence[np.nd
         for row, (b, colour) in enumerate(zip(values.tolist(), hex_colours(values))):
             x, y = layout.centre(column, row)
             svg.append(f"<rect x='{x - node / 2 - 8:.1f}' y='{y + node / 2 - 7:.1f}' width='6' height='6' "
-                       f"fill='{colour}' stroke='#999' stroke-width='0.5'><title>Bias is {b:.3f}</title></rect>")
+                       f"fill='{colour}' stroke='{NEUTRAL}' stroke-width='0.5'><title>Bias is {b:.3f}</title></rect>")
     for row, label in enumerate(labels):
         x, y = layout.centre(0, row)
         svg.append(f"<text x='{x - node / 2 - 4:.1f}' y='{y + 4:.1f}' text-anchor='end' "
-                   f"font-size='12' fill='#333'>{label}</text>")
+                   f"font-size='12' style='fill:{INK}'>{label}</text>")
     svg.append("</svg>")
     nodes, k = [], 0
     for column, units in enumerate(layout.columns):
@@ -355,11 +366,11 @@ def diagram_html(layout: DiagramLayout, sprite_url: str, kernels: Sequence[np.nd
                          f"background-position:-{k * inner}px 0'></div>")
             k += 1
     style = (f"<style>.{cls}{{position:relative;width:{layout.width}px;height:{layout.height}px;overflow:visible}}"
-             f".{cls}-n{{position:absolute;width:{node}px;height:{node}px;border:1px solid #bbb;"
+             f".{cls}-n{{position:absolute;width:{node}px;height:{node}px;border:1px solid {NEUTRAL};"
              f"box-sizing:border-box;background-color:white;background-image:url({sprite_url});"
              f"background-size:{total * inner}px {inner}px;background-repeat:no-repeat;"
              f"transition:transform .12s;z-index:1}}"
-             f".{cls}-n:hover{{transform:scale(4);z-index:10;border-color:#333;box-shadow:0 2px 8px #0005}}</style>")
+             f".{cls}-n:hover{{transform:scale(4);z-index:10;border-color:{INK};box-shadow:0 2px 8px #0005}}</style>")
     return f"{style}<div class='{cls}'>{''.join(svg)}{''.join(nodes)}</div>"
 
 
@@ -428,7 +439,7 @@ class PlaygroundApp:
         # FEATURES
         grids = feature_grids()
         self.feature_toggles = {f: W.ToggleButton(value=f in c.features, description=pg.FEATURE_LABELS[f],
-                                                  tooltip=f"use {f} as an input", layout=W.Layout(width="76px"))
+                                                  tooltip=f"use {pg.FEATURE_LABELS[f]} as an input", layout=W.Layout(width="76px"))
                                 for f in pg.FEATURES}
         self.feature_images = {f: W.Image(value=heatmap_png(grids[f]), format="png", width=30, height=30)
                                for f in pg.FEATURES}
@@ -445,22 +456,23 @@ class PlaygroundApp:
         self.output_image = W.Image(format="png", width=OUTPUT_PX, height=OUTPUT_PX)
         self.show_test_data = W.Checkbox(value=self.state.show_test_data, description="Show test data", indent=False)
         self.discretize = W.Checkbox(value=self.state.discretize, description="Discretize output", indent=False)
-        legend = (f"<div style='width:{OUTPUT_PX}px;font-size:11px;color:#555'>"
+        legend = (f"<div style='width:{OUTPUT_PX}px;max-width:100%;font-size:11px;color:{INK_SOFT}'>"
                   "Colours show data, neuron and weight values."
                   f"<div style='height:8px;background:linear-gradient(to right,{NEGATIVE},{ZERO},{POSITIVE});"
-                  "border:1px solid #ccc'></div><div style='display:flex;justify-content:space-between'>"
+                  f"border:1px solid {RULE}'></div><div style='display:flex;justify-content:space-between'>"
                   "<span>−1</span><span>0</span><span>1</span></div></div>")
 
         self._wire()
-        head = "font-weight:bold;color:#777;letter-spacing:1px;margin:4px 0"
+        head = f"font-weight:bold;color:{INK_SOFT};letter-spacing:1px;margin:4px 0"
         top = border_below(W.HBox([self.reset_button, self.play_button, self.step_button, self.epoch_label,
                                    self._labelled("Learning rate", self.learning_rate),
                                    self._labelled("Activation", self.activation),
                                    self._labelled("Regularization", self.regularization),
                                    self._labelled("Regularization rate", self.regularization_rate),
                                    self._labelled("Problem type", self.problem_type)],
-                                  layout=W.Layout(align_items="flex-end", padding="4px 0 8px 0")), "1px solid #ddd")
-        note = "font-size:12px;line-height:1.3;color:#555"
+                                  layout=W.Layout(align_items="flex-end", flex_flow="row wrap",
+                                                  padding="4px 0 8px 0")), f"1px solid {RULE}")
+        note = f"font-size:12px;line-height:1.3;color:{INK_SOFT}"
         data = W.VBox([W.HTML(f"<div style='{head}'>DATA</div><div style='{note}'>Which dataset do you want to use?"
                               "</div>"), self.dataset,
                        self._labelled("Ratio of training to test data", self.train_ratio, margin="0"),
@@ -478,7 +490,7 @@ class PlaygroundApp:
         out = W.VBox([W.HTML(f"<div style='{head}'>OUTPUT</div>"), self.loss_label, self.loss_curve,
                       self.output_image, W.HTML(legend), W.HBox([self.show_test_data, self.discretize])],
                      layout=W.Layout(width=f"{OUTPUT_PX + 16}px"))
-        self.widget = W.VBox([top, W.HBox([data, features, network, out]),
+        self.widget = W.VBox([top, W.HBox([data, features, network, out], layout=W.Layout(flex_flow="row wrap")),
                               self.errors, self.job_errors, self.output])
         self._sync_controls()
         guarded(self.redraw, self.output, self.errors)()
@@ -490,7 +502,7 @@ class PlaygroundApp:
 
     @staticmethod
     def _labelled(title: str, widget: W.Widget, margin: str = "0 0 0 14px") -> W.VBox:
-        return W.VBox([W.HTML(f"<span style='font-size:11px;color:#777'>{title}</span>"), widget],
+        return W.VBox([W.HTML(f"<span style='font-size:11px;color:{INK_SOFT}'>{title}</span>"), widget],
                       layout=W.Layout(margin=margin))
 
     # ---- wiring
@@ -576,7 +588,7 @@ class PlaygroundApp:
                 toggle.value = feature in c.features
                 toggle.button_style = "info" if toggle.value else ""
             self.show_test_data.value, self.discretize.value = self.state.show_test_data, self.state.discretize
-            self.dataset.highlight([pg.DATASETS.index(c.dataset)], ["#333333"])
+            self.dataset.highlight([pg.DATASETS.index(c.dataset)], [NEUTRAL])
             self.problem_type.value = f"<b>{c.task.capitalize()}</b>"
             n = len(c.hidden)
             self.layers_label.value = f"<b>{n} HIDDEN LAYER{'S' if n != 1 else ''}</b>"
@@ -684,7 +696,7 @@ class PlaygroundApp:
         if last is None:
             last = self.state.history[-1]
             epoch = self.state.epoch
-        self.epoch_label.value = (f"<div style='line-height:1.1'><span style='font-size:11px;color:#777'>Epoch</span>"
+        self.epoch_label.value = (f"<div style='line-height:1.1'><span style='font-size:11px;color:{INK_SOFT}'>Epoch</span>"
                                   f"<br><span style='font-size:22px'>{epoch_text(epoch)}</span></div>")
         self.loss_label.value = (f"<div style='font-size:12px'>Test loss <b>{last.test_loss:.3f}</b><br>"
                                  f"Training loss <b>{last.train_loss:.3f}</b></div>")

@@ -4,12 +4,17 @@
 ``PolyfitApp`` is the view: sliders for the true coefficients, noise, points,
 learning rate, iterations and model degree; Train and Stop; a live plot of data, fit
 and loss; and a table of learned vs true vs least-squares coefficients.
+
+While training streams, the view draws from one :class:`Frame` (a snapshot taken
+under the state's lock), so the plot's title, the iteration counter and the table
+always describe the same iteration, however the redraws are throttled.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +22,46 @@ import ipywidgets as W
 import numpy as np
 
 from browserml import polyfit as pf
-from widgets.common import BackgroundJob, Throttle, figure_to_png, html_table, on_change, slow_slider, wrap
+from widgets.common import (
+    INK_SOFT,
+    BackgroundJob,
+    Throttle,
+    figure_image,
+    html_table,
+    on_change,
+    show_figure,
+    slow_slider,
+    wrap,
+)
 
 POWERS = ("x³", "x²", "x¹", "x⁰")
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 DATA_FIELDS = {"true_coeffs", "noise", "n_points", "seed", "normalize_y"}
 TRAIN_FIELDS = {"learning_rate", "iterations", "degree", "method"}
+
+
+def power_name(power: int) -> str:
+    """``3`` → ``"x³"``: how the sliders and the table name a power of x."""
+    return "x" + str(int(power)).translate(_SUPERSCRIPTS)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One consistent moment of training: what the plot, its title, the counter and
+    the table show together. ``coeffs`` are those after ``iteration`` steps (``None``
+    before training)."""
+
+    iterations: int
+    losses: tuple[float, ...] = ()
+    coeffs: np.ndarray | None = None
+
+    @property
+    def iteration(self) -> int:
+        return len(self.losses)
+
+    @property
+    def title(self) -> str:
+        return f"after {self.iteration} of {self.iterations} iterations" if self.losses else "data"
 
 
 class PolyfitState:
@@ -45,6 +85,8 @@ class PolyfitState:
         self.data = self._sample()
         self.model: pf.Polynomial | None = None
         self.losses: list[float] = []
+        self._step_coeffs: np.ndarray | None = None  # the coefficients that go with ``losses[-1]``
+        self._lock = threading.Lock()  # losses and their coefficients change together
         self._stop = threading.Event()
         self.running = False
 
@@ -86,14 +128,16 @@ class PolyfitState:
 
     def reset(self) -> None:
         """Forget the fit (keeps the data)."""
-        self.model = None
-        self.losses = []
+        with self._lock:
+            self.model = None
+            self.losses = []
+            self._step_coeffs = None
 
     # ---- training
     @property
     def coeffs(self) -> np.ndarray | None:
-        """The current learned coefficients, or ``None`` before training."""
-        return None if self.model is None else self.model.coeffs
+        """The learned coefficients after the latest step, or ``None`` before training."""
+        return self.frame().coeffs
 
     def train(self, on_step: Callable[[pf.TrainStep], None] | None = None) -> list[float]:
         """Run ``iterations`` SGD steps from a fresh start; returns the losses.
@@ -106,7 +150,9 @@ class PolyfitState:
             self.model = pf.Polynomial(int(self.degree), seed=int(self.seed))
             for step in pf.train_steps(self.model, self.data, float(self.learning_rate), int(self.iterations),
                                        self.method, stop=self._stop):
-                self.losses.append(step.loss)
+                with self._lock:
+                    self.losses.append(step.loss)
+                    self._step_coeffs = step.coeffs
                 if on_step is not None:
                     on_step(step)
         finally:
@@ -120,20 +166,49 @@ class PolyfitState:
             self._stop.set()
 
     # ---- what the view shows
-    def coefficient_rows(self) -> list[dict[str, Any]]:
-        if self.coeffs is None:
-            return []
-        return pf.coefficient_table(self.coeffs, self.data)
+    def frame(self) -> Frame:
+        """A snapshot of the fit so far, safe to take while :meth:`train` runs in another thread."""
+        with self._lock:
+            coeffs = None if self._step_coeffs is None else self._step_coeffs.copy()
+            return Frame(int(self.iterations), tuple(self.losses), coeffs)
 
-    def figure(self):
-        title = f"after {len(self.losses)} of {self.iterations} iterations" if self.losses else "data"
-        return pf.plot_fit(self.data, self.coeffs, self.losses, title=title)
+    def coefficient_rows(self, frame: Frame | None = None) -> list[dict[str, Any]]:
+        """:func:`browserml.polyfit.coefficient_table` of ``frame`` (default: now); ``[]`` before training."""
+        frame = frame or self.frame()
+        if frame.coeffs is None:
+            return []
+        return pf.coefficient_table(frame.coeffs, self.data)
+
+    def unmodelled_terms(self) -> list[tuple[int, float]]:
+        """``(power, true coefficient)`` of the true polynomial's terms above the model's degree."""
+        truth = np.asarray(self.data.target_coeffs, dtype=np.float64)
+        top = len(truth) - 1
+        return [(top - i, float(c)) for i, c in enumerate(truth) if top - i > int(self.degree) and c != 0]
+
+    def coefficient_note(self) -> str:
+        """Why learned and true coefficients differ when the model cannot represent the truth ("" otherwise)."""
+        missing = self.unmodelled_terms()
+        if not missing:
+            return ""
+        terms = ", ".join(f"{power_name(p)} ({c:+.2f})" for p, c in missing)
+        return (f"The true polynomial also has {terms}, which a degree-{int(self.degree)} model cannot represent: "
+                "the learned coefficients approach the least-squares column, not the true one.")
+
+    def figure(self, frame: Frame | None = None):
+        """Data, fit and loss of ``frame`` (default: now), titled with its iteration."""
+        frame = frame or self.frame()
+        return pf.plot_fit(self.data, frame.coeffs, list(frame.losses), title=frame.title)
 
     def export(self, out_dir: str | Path) -> Path:
         """Export the current fit to TF.js (see :func:`browserml.polyfit.export_polynomial`)."""
         if self.coeffs is None:
             raise RuntimeError("train the model before exporting it")
         return pf.export_polynomial(self.coeffs, out_dir, data=self.data)
+
+
+#: The coefficient table's columns as a learner reads them.
+TABLE_HEADERS = {"name": "coefficient", "learned": "learned", "target": "true",
+                 "least_squares": "least squares (best possible)"}
 
 
 class PolyfitApp:
@@ -164,8 +239,9 @@ class PolyfitApp:
         self.train_button = W.Button(description="Train", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
         self.progress = W.IntProgress(value=0, min=0, max=s.iterations, description="0 it")
-        self.plot = W.Image(format="png", layout=W.Layout(width="100%"))
+        self.plot = figure_image()
         self.table = W.HTML()
+        self.note = W.HTML()
 
         for slider in self.coeff_sliders:
             on_change(slider, lambda _v: self._set(true_coeffs=self._true_coeffs()), self.output, self.errors)
@@ -175,13 +251,16 @@ class PolyfitApp:
         self.train_button.on_click(wrap(lambda _b: self.start_training(), self.output, self.errors))
         self.stop_button.on_click(wrap(lambda _b: self.state.stop(), self.output, self.errors))
 
+        # Two columns that wrap under each other on a narrow page; neither has a width
+        # the container cannot give, so the page never needs a horizontal scrollbar.
         controls = W.VBox([W.HTML("<b>True polynomial</b>"), *self.coeff_sliders, self.noise, self.points,
                            W.HTML("<b>Training</b>"), self.lr, self.iterations, self.degree, self.method,
                            W.HBox([self.train_button, self.stop_button]), self.progress],
-                          layout=W.Layout(width="340px"))
-        self.widget = W.VBox([W.HBox([controls, W.VBox([self.plot, self.table, self.status],
-                                                        layout=W.Layout(flex="1"))]),
-                              self.errors, self.output])
+                          layout=W.Layout(flex="0 1 340px", max_width="100%", min_width="0"))
+        results = W.VBox([self.plot, self.table, self.note, self.status],
+                         layout=W.Layout(flex="1 1 420px", max_width="100%", min_width="0"))
+        self.widget = W.VBox([W.HBox([controls, results], layout=W.Layout(flex_flow="row wrap", max_width="100%")),
+                              self.errors, self.output], layout=W.Layout(max_width="100%"))
         self.redraw()
 
     def _ipython_display_(self) -> None:
@@ -194,34 +273,40 @@ class PolyfitApp:
 
     def _set(self, **changes: Any) -> None:
         self.state.set(**changes)
-        self.progress.max = int(self.state.iterations)
         self.redraw()
 
-    def redraw(self) -> None:
-        """Re-render plot, table and status from the state."""
+    def redraw(self, frame: Frame | None = None) -> Frame:
+        """Re-render plot, table, counter and status from one :class:`Frame` (default: now),
+        so they always agree on the iteration; returns the frame shown."""
         s = self.state
-        self.plot.value = figure_to_png(s.figure())
-        self.table.value = html_table(s.coefficient_rows())
-        self.progress.value = len(s.losses)
-        self.progress.description = f"{len(s.losses)} it"
-        last = f", loss {s.losses[-1]:.5f}" if s.losses else ""
+        frame = frame or s.frame()
+        show_figure(self.plot, s.figure(frame))
+        self.table.value = html_table(self._table_rows(frame), headers=TABLE_HEADERS)
+        note = s.coefficient_note()
+        self.note.value = f"<span style='color:{INK_SOFT}'>{note}</span>" if note else ""
+        self.progress.max = frame.iterations
+        self.progress.value = frame.iteration
+        self.progress.description = f"{frame.iteration} it"
+        last = f", loss {frame.losses[-1]:.5f}" if frame.losses else ""
         self.status.value = f"{s.n_points} points, degree-{s.degree} model{last}"
+        return frame
+
+    def _table_rows(self, frame: Frame) -> list[dict[str, Any]]:
+        rows = self.state.coefficient_rows(frame)
+        top = len(rows) - 1
+        return [{**r, "name": f"{r['name']} ({power_name(top - i)})"} for i, r in enumerate(rows)]
 
     def start_training(self) -> bool:
-        """Start training in the background (the kernel stays free for Stop)."""
+        """Start training in the background (the kernel stays free for Stop). Each
+        redraw, throttled, shows one snapshot: plot title and counter move together."""
         redraw = Throttle(self.redraw, self.redraw_every_s)
-
-        def on_step(step: pf.TrainStep) -> None:
-            self.progress.value = step.iteration
-            self.progress.description = f"{step.iteration} it"
-            redraw()
 
         def done() -> None:
             self._busy(False)
             self.redraw()
 
         self._busy(True)
-        return self.job.start(lambda: self.state.train(on_step), on_done=done)
+        return self.job.start(lambda: self.state.train(lambda _step: redraw()), on_done=done)
 
     def _busy(self, busy: bool) -> None:
         self.train_button.disabled = busy

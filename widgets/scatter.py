@@ -1,7 +1,9 @@
 """A clickable 2-D scatter (a UMAP of image features), synced to Python as ``clicked``.
 
 ConvNet Playground shows where the query and its results sit in a 2-D map of the
-layer's features; clicking a point searches from it. A matplotlib PNG cannot be
+layer's features; clicking a point searches from it. Its ink (legend text, the rings
+around results, the empty-map message) is JupyterLab's theme colour, read from the
+page's ``--jp-*`` variables at each draw, so it reads on the light and dark themes. A matplotlib PNG cannot be
 clicked, and a plotting library would mean a CDN or a build step, so this is an
 ``anywidget`` of plain JS: points coloured by class with an HTML legend, the results
 ringed in black, the query ringed larger in red, and a hover tooltip.
@@ -19,21 +21,25 @@ import anywidget
 import numpy as np
 import traitlets
 
+from widgets.common import THEMED_JS
+
 #: matplotlib's tab10 then the light half of tab20: distinct colours for up to 20 classes.
 PALETTE: tuple[str, ...] = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
     "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
 )
 
-_ESM = r"""
+_ESM = THEMED_JS + r"""
 const M = 12;
 export default {
   render({ model, el }) {
     const canvas = document.createElement("canvas");
-    canvas.style.border = "1px solid #ddd"; canvas.style.cursor = "crosshair";
+    canvas.style.border = "1px solid var(--jp-border-color2, #ddd)"; canvas.style.cursor = "crosshair";
+    canvas.style.maxWidth = "100%";
     const legend = document.createElement("div");
     legend.style.display = "flex"; legend.style.flexWrap = "wrap"; legend.style.gap = "4px 12px";
     legend.style.font = "12px sans-serif"; legend.style.marginTop = "4px";
+    legend.style.color = "var(--jp-ui-font-color1, #333)";
     legend.style.maxWidth = model.get("width") + "px";
     const ctx = canvas.getContext("2d");
     let screen = [];
@@ -58,10 +64,11 @@ export default {
       screen.forEach((p, i) => { ctx.beginPath(); ctx.arc(p[0], p[1], 3.5, 0, 2 * Math.PI);
         ctx.fillStyle = color(i); ctx.fill(); });
       ctx.globalAlpha = 1;
-      model.get("highlighted").forEach((i) => { if (screen[i]) ring(screen[i], 6, "#000", 1.5); });
+      const ink = themed(el, "--jp-ui-font-color0", "#000");
+      model.get("highlighted").forEach((i) => { if (screen[i]) ring(screen[i], 6, ink, 1.5); });
       const q = model.get("query");
       if (screen[q]) { ring(screen[q], 9, "#d62728", 3); }
-      if (!screen.length) { ctx.fillStyle = "#888"; ctx.font = "13px sans-serif";
+      if (!screen.length) { ctx.fillStyle = themed(el, "--jp-ui-font-color2", "#888"); ctx.font = "13px sans-serif";
         ctx.fillText(model.get("message"), M, canvas.height / 2); }
       legend.replaceChildren(...model.get("class_names").map((name, c) => {
         const item = document.createElement("span"), pal = model.get("palette");

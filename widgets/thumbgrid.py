@@ -10,6 +10,13 @@ so re-highlighting never resends pixels.
 Clicking tile ``i`` sets ``clicked`` to ``i`` (tile position, not a dataset index: the
 app maps it). The front end sends ``-1`` first, so clicking the same tile twice still
 reports twice; Python observers should ignore negative values.
+
+The canvas's size in CSS pixels is :meth:`ThumbGrid.pixel_size`, computed in Python
+from the same traits (``tile``, ``columns``, ``gap``, ``count``, captions) by the same
+formula as the JS, and the widget's own ``layout.width`` is set to it (margin 0), so a
+box sized from it holds the whole grid: no clipped last column, no scrollbar. The
+canvas is a block with ``max-width: 100%`` too, so a narrower box shrinks it (clicks
+still map to tiles) instead of clipping it.
 """
 
 from __future__ import annotations
@@ -22,30 +29,36 @@ import anywidget
 import numpy as np
 import traitlets
 
-_ESM = r"""
-const GAP = 6;
+from widgets.common import THEMED_JS
+
+CAPTION_H = 14  # px under each tile row when there are captions (put into the JS below)
+
+_ESM = THEMED_JS + r"""
 export default {
   render({ model, el }) {
     const canvas = document.createElement("canvas");
-    canvas.style.cursor = "pointer";
+    // a block (no baseline gap below) that never overflows its box: box-sizing makes
+    // max-width count the whole element, and height follows the width it gets
+    Object.assign(canvas.style, { cursor: "pointer", display: "block", boxSizing: "border-box",
+                                  maxWidth: "100%", height: "auto", margin: "0", padding: "0", border: "0" });
     const ctx = canvas.getContext("2d");
     const sprite = new Image();
     function layout() {
       const t = model.get("tile"), cols = Math.max(1, model.get("columns")), n = model.get("count");
-      const capH = model.get("captions").length ? 14 : 0;
-      return { t, cols, n, capH, rows: Math.ceil(n / cols) };
+      const capH = model.get("captions").length ? CAPTION_H : 0, GAP = model.get("gap");
+      return { t, cols, n, capH, GAP, rows: Math.ceil(n / cols) };
     }
     function origin(i, L) {
-      return [GAP + (i % L.cols) * (L.t + GAP), GAP + Math.floor(i / L.cols) * (L.t + GAP + L.capH)];
+      return [L.GAP + (i % L.cols) * (L.t + L.GAP), L.GAP + Math.floor(i / L.cols) * (L.t + L.GAP + L.capH)];
     }
     function draw() {
-      const L = layout();
-      canvas.width = L.cols * (L.t + GAP) + GAP;
-      canvas.height = Math.max(1, L.rows * (L.t + GAP + L.capH) + GAP);
+      const L = layout();  // the same sizes as ThumbGrid.pixel_size() in Python
+      canvas.width = L.cols * (L.t + L.GAP) + L.GAP;
+      canvas.height = Math.max(1, L.rows * (L.t + L.GAP + L.capH) + L.GAP);
       ctx.clearRect(0, 0, canvas.width, canvas.height);
       const colors = {}, given = model.get("colors");
       model.get("highlighted").forEach((i, j) => { colors[i] = given[j] || "#1f77b4"; });
-      const caps = model.get("captions");
+      const caps = model.get("captions"), ink = themed(el, "--jp-ui-font-color1", "#333");  // light or dark theme
       ctx.font = "11px sans-serif"; ctx.textAlign = "center";
       for (let i = 0; i < L.n; i++) {
         const [x, y] = origin(i, L);
@@ -56,13 +69,14 @@ export default {
           ctx.lineWidth = 4; ctx.strokeStyle = colors[i];
           ctx.strokeRect(x - 2, y - 2, L.t + 4, L.t + 4);
         }
-        if (caps[i]) { ctx.fillStyle = "#333"; ctx.fillText(caps[i], x + L.t / 2, y + L.t + 12); }
+        if (caps[i]) { ctx.fillStyle = ink; ctx.fillText(caps[i], x + L.t / 2, y + L.t + 12); }
       }
     }
     function tileAt(ev) {
       const L = layout(), r = canvas.getBoundingClientRect();
       const px = (ev.clientX - r.left) * canvas.width / r.width, py = (ev.clientY - r.top) * canvas.height / r.height;
-      const col = Math.floor((px - GAP / 2) / (L.t + GAP)), row = Math.floor((py - GAP / 2) / (L.t + GAP + L.capH));
+      const col = Math.floor((px - L.GAP / 2) / (L.t + L.GAP));
+      const row = Math.floor((py - L.GAP / 2) / (L.t + L.GAP + L.capH));
       const i = row * L.cols + col;
       return col >= 0 && col < L.cols && row >= 0 && i < L.n ? i : -1;
     }
@@ -79,14 +93,14 @@ export default {
     sprite.onload = draw;
     function load() { sprite.src = model.get("sprite"); draw(); }
     model.on("change:sprite", load);
-    for (const name of ["tile", "columns", "count", "highlighted", "colors", "captions"]) {
+    for (const name of ["tile", "columns", "gap", "count", "highlighted", "colors", "captions"]) {
       model.on("change:" + name, draw);
     }
     load();
     el.appendChild(canvas);
   }
 };
-"""
+""".replace("CAPTION_H", str(CAPTION_H))
 
 
 def sprite_data_url(images: np.ndarray, tile: int, columns: int) -> str:
@@ -126,12 +140,30 @@ class ThumbGrid(anywidget.AnyWidget):
     sprite = traitlets.Unicode("").tag(sync=True)
     tile = traitlets.Int(56).tag(sync=True)
     columns = traitlets.Int(10).tag(sync=True)
+    gap = traitlets.Int(6).tag(sync=True)  # px between tiles and around the grid
     count = traitlets.Int(0).tag(sync=True)
     highlighted = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
     colors = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
     captions = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
     tooltips = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
     clicked = traitlets.Int(-1).tag(sync=True)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.layout.margin = "0"  # ipywidgets' default widget margin would push the canvas past its box
+        self._fit_width()
+
+    def pixel_size(self) -> tuple[int, int]:
+        """The canvas's ``(width, height)`` in CSS pixels, by the JS's own formula."""
+        cols = max(1, self.columns)
+        rows = -(-self.count // cols)
+        caption = CAPTION_H if self.captions else 0
+        return cols * (self.tile + self.gap) + self.gap, max(1, rows * (self.tile + self.gap + caption) + self.gap)
+
+    @traitlets.observe("tile", "columns", "gap")
+    def _fit_width(self, _change: object = None) -> None:
+        """Keep ``layout.width`` the canvas's width (it depends on these traits only)."""
+        self.layout.width = f"{self.pixel_size()[0]}px"
 
     def show(self, images: np.ndarray, captions: Sequence[str] = (), tooltips: Sequence[str] = (),
              highlighted: Sequence[int] = (), colors: Sequence[str] = ()) -> None:

@@ -34,6 +34,7 @@ from typing import IO, Literal, TypeAlias
 import numpy as np
 
 from browserml.data.provenance import verify
+from browserml.errors import BadInput
 from browserml.paths import datasets_dir
 
 CLASS_NAMES: dict[int, str] = {
@@ -49,6 +50,12 @@ N_COLUMNS = N_STEPS + 1  # the label, then the beat's values
 DATASET_DIR_NAME = "ecg5000"
 UCR_FILES: dict[str, str] = {"train": "ECG5000_TRAIN.tsv.gz", "test": "ECG5000_TEST.tsv.gz"}
 ANOMAGRAM_TEST_SIZE = 500
+#: The largest |value| a beat may hold. ECG5000's beats are z-normalised (every value
+#: lies within ±8); 1e6 leaves room for a learner's own units (mV, µV) while keeping
+#: every squared reconstruction error far inside float32 (3.4e38), so Python and TF.js
+#: compute the same finite score. A value of 1e20 is a unit or parsing mistake, not a
+#: beat, and squared it overflows float32 (TF.js then scores NaN, NumPy inf).
+MAX_ABS_VALUE = 1e6
 
 ONLINE_CSV_URL = "https://storage.googleapis.com/download.tensorflow.org/data/ecg.csv"
 TF_CSV_LABELS = (0, 1)  # the TensorFlow CSV's last column: 1 = normal, 0 = abnormal
@@ -56,6 +63,26 @@ DOWNLOAD_TIMEOUT_S = 60
 
 Part: TypeAlias = Literal["train", "test"]
 Source: TypeAlias = "str | os.PathLike[str] | IO[str] | IO[bytes]"
+
+
+class ECGDataError(BadInput):
+    """A beat file or array that cannot be used: the message names the file or beat,
+    the first bad line or value, and what would work."""
+
+
+def first_bad_value(x: np.ndarray, limit: float = MAX_ABS_VALUE) -> tuple[int, int, str] | None:
+    """``(row, column, why)`` of the first value that is NaN, infinite or beyond ±``limit``
+    (checked in float64, so a finite 1e300 is named as itself, not as float32's inf)."""
+    x = np.asarray(x, dtype=np.float64)
+    bad = ~(np.abs(x) <= limit)  # NaN compares False, so it is caught here too
+    if not bad.any():
+        return None
+    row, column = (int(i) for i in np.argwhere(bad)[0])
+    value = x[row, column]
+    why = (f"{value} is not a finite number" if not np.isfinite(value) else
+           f"{value:g} is beyond ±{limit:g} (ECG beats are z-normalised, within a few units of 0; "
+           "is it a unit or parsing mistake?)")
+    return row, column, why
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,9 +102,12 @@ class Beats:
         x = np.asarray(self.x, dtype=np.float32)
         y = np.asarray(self.y, dtype=np.int64)
         if x.ndim != 2 or x.shape[1] != N_STEPS:
-            raise ValueError(f"Beats.x must have shape [n, {N_STEPS}], got {x.shape}")
+            raise ECGDataError(f"Beats.x must have shape [n, {N_STEPS}], got {x.shape}")
         if y.shape != (x.shape[0],):
-            raise ValueError(f"Beats.y must hold one label per beat, shape [{x.shape[0]}], got {y.shape}")
+            raise ECGDataError(f"Beats.y must hold one label per beat, shape [{x.shape[0]}], got {y.shape}")
+        bad = first_bad_value(self.x)
+        if bad is not None:
+            raise ECGDataError(f"beat {bad[0]}, step {bad[1]}: {bad[2]}")
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
 
@@ -101,10 +131,10 @@ class Beats:
         """The beats picked by a bool mask (one entry per beat) or by integer indices."""
         index = np.asarray(mask_or_indices)
         if index.ndim != 1:
-            raise ValueError(f"subset takes a 1-D mask or index array, got shape {index.shape}")
+            raise ECGDataError(f"subset takes a 1-D mask or index array, got shape {index.shape}")
         if index.dtype == bool:
             if index.shape[0] != self.n:
-                raise ValueError(f"a bool mask needs one entry per beat ({self.n}), got {index.shape[0]}")
+                raise ECGDataError(f"a bool mask needs one entry per beat ({self.n}), got {index.shape[0]}")
         elif index.size == 0:
             index = index.astype(np.intp)
         elif not np.issubdtype(index.dtype, np.integer):
@@ -142,7 +172,7 @@ def load_ucr(part: Part) -> Beats:
     cheap, but not free on every call); a mismatch raises ``DataIntegrityError``.
     """
     if part not in UCR_FILES:
-        raise ValueError(f"part must be one of {sorted(UCR_FILES)}, got {part!r}")
+        raise ECGDataError(f"part must be one of {sorted(UCR_FILES)}, got {part!r}")
     folder = ucr_dir()
     _verify_once(str(folder.resolve()))
     return read_beats(folder / UCR_FILES[part])
@@ -159,8 +189,9 @@ def read_beats(source: Source, delimiter: str | None = None) -> Beats:
     ``source`` is a path or an open file (text or bytes); gzip content is detected by
     its magic bytes, so ``.tsv.gz`` and ``.csv.gz`` work as well as plain files.
     ``delimiter=None`` takes a tab if the first line has one, else a comma. Errors are
-    ``ValueError`` naming the file and the first bad line, because a learner's own
-    file is the likeliest input to be wrong.
+    :class:`ECGDataError` (a ``BadInput``) naming the file and the first bad line, because
+    a learner's own file is the likeliest input to be wrong. Values must be finite and
+    within ±:data:`MAX_ABS_VALUE`.
     """
     name, text = _read_text(source)
     table, lines = _parse_table(text, name, delimiter)
@@ -253,11 +284,11 @@ def _decode(data: bytes, name: str) -> str:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as err:
-            raise ValueError(f"{name}: looks gzip-compressed but cannot be decompressed ({err})") from err
+            raise ECGDataError(f"{name}: looks gzip-compressed but cannot be decompressed ({err})") from err
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{name}: not UTF-8 text ({err})") from err
+        raise ECGDataError(f"{name}: not UTF-8 text ({err})") from err
 
 
 def _parse_table(text: str, name: str, delimiter: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -272,7 +303,7 @@ def _parse_table(text: str, name: str, delimiter: str | None) -> tuple[np.ndarra
         rows.append(_parse_row(cells, name, reader.line_num, delimiter))
         lines.append(reader.line_num)
     if not rows:
-        raise ValueError(f"{name}: empty file, no beats found")
+        raise ECGDataError(f"{name}: empty file, no beats found")
     table = np.array(rows, dtype=np.float64)
     _check_finite(table, np.array(lines), name)
     return table, np.array(lines)
@@ -287,14 +318,14 @@ def _parse_row(cells: list[str], name: str, line: int, delimiter: str) -> list[f
     if len(cells) != N_COLUMNS:
         hint = f" (is {delimiter!r} the right delimiter?)" if len(cells) == 1 else ""
         found = f"{len(cells)} column" + ("" if len(cells) == 1 else "s")
-        raise ValueError(
+        raise ECGDataError(
             f"{name}: line {line} has {found}; expected {N_COLUMNS} = label + {N_STEPS} values{hint}"
         )
     try:
         return [float(cell) for cell in cells]
     except ValueError:
         column, cell = next((i, c) for i, c in enumerate(cells, start=1) if not _is_number(c))
-        raise ValueError(f"{name}: line {line}, column {column}: {cell!r} is not a number") from None
+        raise ECGDataError(f"{name}: line {line}, column {column}: {cell!r} is not a number") from None
 
 
 def _is_number(cell: str) -> bool:
@@ -306,12 +337,11 @@ def _is_number(cell: str) -> bool:
 
 
 def _check_finite(table: np.ndarray, lines: np.ndarray, name: str) -> None:
-    bad = ~np.isfinite(table)
-    if bad.any():
-        row, column = (int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{name}: line {lines[row]}, column {column + 1}: {table[row, column]} is not a finite number"
-        )
+    """The first NaN, infinity or out-of-range value (see :data:`MAX_ABS_VALUE`), by line and column."""
+    bad = first_bad_value(table)
+    if bad is not None:
+        row, column, why = bad
+        raise ECGDataError(f"{name}: line {lines[row]}, column {column + 1}: {why}")
 
 
 def _labels(
@@ -322,7 +352,7 @@ def _labels(
     bad = (rounded != column) | ~np.isin(rounded, list(allowed))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
+        raise ECGDataError(
             f"{name}: line {lines[row]}: label {column[row]:g} is not one of {sorted(allowed)} ({rule})"
         )
     return rounded.astype(np.int64)
@@ -367,7 +397,7 @@ def _concat(*parts: Beats) -> Beats:
 
 def _check_val_fraction(val_fraction: float) -> None:
     if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+        raise ECGDataError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
 
 
 def _carve_val(beats: Beats, val_fraction: float, rng: np.random.Generator) -> tuple[Beats, Beats]:
@@ -412,20 +442,20 @@ def training_beats(beats: Beats, size: int | None, abnormal_share: float, seed: 
     allows. The picks are seeded and returned in the order of ``beats``.
     """
     if not 0 <= abnormal_share < 1:
-        raise ValueError(f"abnormal_share must be in [0, 1), got {abnormal_share!r}")
+        raise ECGDataError(f"abnormal_share must be in [0, 1), got {abnormal_share!r}")
     if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0):
-        raise ValueError(f"size must be a non-negative int or None, got {size!r}")
+        raise ECGDataError(f"size must be a non-negative int or None, got {size!r}")
     normal = np.flatnonzero(~beats.is_abnormal)
     abnormal = np.flatnonzero(beats.is_abnormal)
     total = _largest_mix(normal.size, abnormal.size, abnormal_share) if size is None else int(size)
     n_normal, n_abnormal = _mix_counts(total, abnormal_share)
     if total == 0:
-        raise ValueError(
+        raise ECGDataError(
             f"empty selection: {normal.size} normal and {abnormal.size} abnormal beats available, "
             f"size={size!r}, abnormal_share={abnormal_share!r}"
         )
     if n_normal > normal.size or n_abnormal > abnormal.size:
-        raise ValueError(
+        raise ECGDataError(
             f"size {total} with abnormal_share {abnormal_share} needs {n_normal} normal and {n_abnormal} "
             f"abnormal beats, but only {normal.size} normal and {abnormal.size} abnormal are available "
             "(size=None takes as many as there are)"

@@ -211,10 +211,14 @@ def read_image(source: ImageSource, name: str | None = None) -> np.ndarray:
     else:
         path = Path(source)
         label = name or path.name
+        if path.is_dir():
+            raise ImageDataError(f"{label}: a folder, not an image file")
         if not path.is_file():
             raise ImageDataError(f"{label}: no such file")
         if path.stat().st_size == 0:
             raise ImageDataError(f"{label}: empty file, not an image")
+        if not os.access(path, os.R_OK):
+            raise ImageDataError(f"{label}: cannot be read (permission denied)")
         stream = path
     with warnings.catch_warnings():
         # PIL warns above its own limit; ours is lower and checked just below.
@@ -1050,7 +1054,13 @@ def load_cifar10_subset(per_class: int = 20, seed: int = 0) -> ImageSet:
     """
     import tf_keras
 
-    _, (x_test, y_test) = tf_keras.datasets.cifar10.load_data()
+    try:
+        _, (x_test, y_test) = tf_keras.datasets.cifar10.load_data()
+    except Exception as err:  # tf_keras's get_file raises a bare Exception for a failed download
+        if "URL fetch failure" not in str(err):
+            raise
+        raise ImageDataError(f"could not download CIFAR-10 ({err}); the offline sets are "
+                             f"{', '.join(OFFLINE_SETS)}") from err
     labels = np.asarray(y_test).reshape(-1).astype(np.int64)
     rng = np.random.default_rng(seed)
     picked = _seeded_per_class(labels, range(len(CIFAR10_CLASS_NAMES)), per_class, rng)
@@ -1143,7 +1153,7 @@ def _download_file(url: str, path: Path, check: Callable[[Path], None]) -> None:
         os.replace(staging, path)
     except OSError as err:  # urllib.error.URLError is an OSError
         Path(staging).unlink(missing_ok=True)
-        raise OSError(
+        raise ImageDataError(  # offline, or the server is down: one line, not a traceback
             f"could not download {url} ({err}); the offline sets are {', '.join(OFFLINE_SETS)}"
         ) from err
     except BaseException:
@@ -1170,7 +1180,7 @@ def load_image_set(name: str) -> ImageSet:
     loader = IMAGE_SETS.get(str(name).upper())
     if loader is None:
         online = [n for n in IMAGE_SETS if n not in OFFLINE_SETS]
-        raise ValueError(
+        raise ImageDataError(
             f"unknown image set {name!r}; valid names: {', '.join(IMAGE_SETS)} "
             f"(offline: {', '.join(OFFLINE_SETS)}; online, downloading on first use: {', '.join(online)})"
         )

@@ -12,15 +12,21 @@ pools the feature map the way the learner picks, and remembers the result:
 Extraction of 200 images through EfficientNet-Lite0 takes tens of seconds on two
 cores, so features are cached in files keyed by dataset fingerprint, backbone,
 weights, layer and pooling. The cache survives a kernel restart and is written
-atomically (a half-written file is never read back as features).
+atomically (a half-written file is never read back as features). Each entry's note
+records the sha256 of its ``.npy`` bytes, checked on every read: an entry that is
+unreadable, altered or inconsistent (even one whose header still looks right) is
+recomputed with a one-line :class:`CacheEntryRecomputed` warning, never trusted and
+never an error that repeats until someone deletes the file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +46,10 @@ Progress = Callable[[int, int], None]
 
 class FeatureError(BadInput):
     """A layer, pooling or image batch that cannot give features."""
+
+
+class CacheEntryRecomputed(UserWarning):
+    """A cached feature file could not be trusted, so its features are computed again."""
 
 
 def _pooled(out: Any, pooling: str, name: str) -> Any:
@@ -157,7 +167,8 @@ class FeatureKey:
 
 
 class FeatureCache:
-    """Feature matrices as ``.npy`` files (no pickles) plus a JSON note of the key."""
+    """Feature matrices as ``.npy`` files (no pickles) plus a JSON note of the key, the
+    shape and the sha256 of the ``.npy`` bytes."""
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
@@ -167,30 +178,75 @@ class FeatureCache:
         return stem.with_suffix(".npy"), stem.with_suffix(".json")
 
     def get(self, key: FeatureKey) -> np.ndarray | None:
-        """The cached matrix, or ``None`` when absent or unreadable (it is recomputed)."""
+        """The cached matrix, or ``None`` when absent or untrustworthy (then it is recomputed).
+
+        An entry that exists but fails any check (see :meth:`_problem`) is reported in
+        one line, a :class:`CacheEntryRecomputed` warning, and treated as absent; the
+        next :meth:`put` overwrites it.
+        """
         data_path, note_path = self._paths(key)
-        if not data_path.is_file() or not note_path.is_file():
+        if not data_path.exists() and not note_path.exists():
             return None
-        try:
-            note = json.loads(note_path.read_text(encoding="utf-8"))
-            features = np.load(data_path, allow_pickle=False)
-        except (OSError, ValueError):
-            return None
-        if note.get("key") != key.__dict__ or list(features.shape) != note.get("shape"):
+        features, problem = self._read(key, data_path, note_path)
+        if problem is not None:
+            warnings.warn(f"feature cache entry {data_path.name} {problem}; recomputing it",
+                          CacheEntryRecomputed, stacklevel=3)
             return None
         return features
 
+    @staticmethod
+    def _read(key: FeatureKey, data_path: Path, note_path: Path) -> tuple[np.ndarray | None, str | None]:
+        """``(features, None)`` for a trustworthy entry, else ``(None, what is wrong)``.
+
+        The bytes are hashed before NumPy parses them, and only the ``.npy`` format is
+        parsed (``allow_pickle=False``; a zip such as an ``.npz`` is refused, not opened).
+        """
+        try:
+            note = json.loads(note_path.read_text(encoding="utf-8"))
+            data = data_path.read_bytes()
+        except FileNotFoundError as err:
+            return None, f"is incomplete ({Path(err.filename).name} is missing)"
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            return None, f"is unreadable ({type(err).__name__}: {err})"
+        if not isinstance(note, dict) or not isinstance(note.get("sha256"), str):
+            return None, "has no content check in its note (damaged, or written by an older browserml)"
+        if note.get("key") != key.__dict__:
+            return None, "belongs to another key"
+        if hashlib.sha256(data).hexdigest() != note["sha256"]:
+            return None, "changed since it was written (its sha256 does not match the note)"
+        if not data.startswith(b"\x93NUMPY"):
+            return None, "is not a .npy file"
+        try:
+            features = np.load(io.BytesIO(data), allow_pickle=False)
+        except (OSError, ValueError, EOFError) as err:
+            return None, f"is unreadable ({type(err).__name__}: {err})"
+        if features.dtype != np.float32 or features.ndim != 2 or list(features.shape) != note.get("shape"):
+            return None, f"holds {features.dtype} {list(features.shape)}, not the float32 {note.get('shape')} noted"
+        if not np.all(np.isfinite(features)):
+            return None, "holds NaN or infinite features"
+        return features, None
+
     def put(self, key: FeatureKey, features: np.ndarray) -> None:
-        """Store atomically: write a temporary file, then rename over the final name."""
+        """Store atomically: write a temporary file, then rename over the final name.
+
+        The data goes first and the note (with the data's sha256) last, so an
+        interrupted write leaves a note that does not match: recomputed, not trusted.
+        Non-finite features are refused rather than stored.
+        """
+        features = np.ascontiguousarray(features, dtype=np.float32)
+        if features.ndim != 2 or not np.all(np.isfinite(features)):
+            raise FeatureError(f"refusing to cache features of shape {features.shape} with NaN or infinity")
+        buffer = io.BytesIO()
+        np.save(buffer, features, allow_pickle=False)
+        data = buffer.getvalue()
+        note = {"key": key.__dict__, "shape": list(features.shape), "sha256": hashlib.sha256(data).hexdigest()}
         self.root.mkdir(parents=True, exist_ok=True)
         data_path, note_path = self._paths(key)
-        for path, write in ((data_path, lambda f: np.save(f, features, allow_pickle=False)),
-                            (note_path, lambda f: f.write(json.dumps(
-                                {"key": key.__dict__, "shape": list(features.shape)}).encode()))):
+        for path, payload in ((data_path, data), (note_path, json.dumps(note).encode())):
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
             try:
                 with os.fdopen(fd, "wb") as stream:
-                    write(stream)
+                    stream.write(payload)
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

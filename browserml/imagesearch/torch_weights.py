@@ -10,6 +10,12 @@ here and refuses every other global with :class:`UnsafeCheckpointError`, before 
 ever looked up, so a hostile file cannot run code; the raw tensor bytes are then read
 by offset and wrapped with :func:`numpy.frombuffer`.
 
+Sizes are checked from the headers before anything is allocated: a storage may claim at
+most :data:`MAX_CHECKPOINT_BYTES` (all storages together, too), a legacy storage must fit
+in what is left of the file, and a zip member's declared uncompressed size (central
+directory) must be what its tensors need, so neither a pickle claiming 2^60 elements nor
+a zip bomb (7 MB that inflates to GBs) gets further than its header.
+
 Both on-disk layouts are read:
 
 - the *legacy* format (``torch.save`` before 1.6, ``_use_new_zipfile_serialization=False``):
@@ -28,6 +34,7 @@ import math
 import os
 import pickle
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +48,11 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
 LEGACY_PROTOCOL = 1001  # torch.serialization.PROTOCOL_VERSION
 _ZIP_SIGNATURE = b"PK\x03\x04"
 _INT64 = 8
+MAX_CHECKPOINT_BYTES = 256 * 2**20
+"""Tensor bytes one checkpoint may hold: ten times the largest shipped (EfficientNet-Lite2,
+24.7 MB), and far below what would exhaust a 2 GB Binder kernel."""
+MAX_PICKLE_BYTES = 16 * 2**20
+"""A zip checkpoint's ``data.pkl``: names and shapes only (EfficientNet-Lite2's is ~40 kB)."""
 
 
 class CheckpointError(BadInput):
@@ -147,6 +159,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         super().__init__(file)
         self.source = source
         self.storages: dict[str, _StorageRef] = {}
+        self.claimed = 0  # bytes all storages referenced so far need
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("collections", "OrderedDict"):
@@ -176,10 +189,25 @@ class _RestrictedUnpickler(pickle.Unpickler):
                     and _is_int_tuple(tuple(view_metadata[1:]))):
                 raise CheckpointError(f"{self.source}: malformed storage view {view_metadata!r}")
             view = (view_metadata[1], view_metadata[2])
+        if key not in self.storages:
+            _check_size(self.source, f"storage {key}", numel, storage_type.dtype,
+                        self.claimed + numel * storage_type.dtype.itemsize)
+            self.claimed += numel * storage_type.dtype.itemsize
         seen = self.storages.setdefault(key, _StorageRef(key, storage_type.dtype, numel, None))
         if (seen.dtype, seen.numel) != (storage_type.dtype, numel):
             raise CheckpointError(f"{self.source}: storage {key} is referenced with two dtypes or sizes")
         return _StorageRef(key, storage_type.dtype, numel, view)
+
+
+def _check_size(source: str, what: str, numel: int, dtype: np.dtype, total: int) -> None:
+    """Refuse a storage (or all of them, ``total`` bytes) beyond :data:`MAX_CHECKPOINT_BYTES`,
+    from the metadata alone: nothing of that size has been allocated yet."""
+    if numel * dtype.itemsize > MAX_CHECKPOINT_BYTES or total > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(
+            f"{source}: {what} claims {numel} {dtype.name} elements ({total / 2**20:.0f} MiB of tensors in all); "
+            f"more than the {MAX_CHECKPOINT_BYTES // 2**20} MiB a checkpoint may hold here, so it is refused "
+            "before reading (is the file damaged or crafted?)"
+        )
 
 
 def _unpickle(stream: IO[bytes], source: str) -> tuple[Any, dict[str, _StorageRef]]:
@@ -255,6 +283,9 @@ def _read_legacy_storage(stream: IO[bytes], ref: _StorageRef, source: str) -> np
             f"{source}: storage {ref.key} holds {count} elements, its tensors say {ref.numel}"
         )
     nbytes = count * ref.dtype.itemsize
+    left = os.fstat(stream.fileno()).st_size - stream.tell()
+    if left < nbytes:  # refused before a read of that size is even tried
+        raise CheckpointError(f"{source}: truncated in storage {ref.key} ({left} of {nbytes} bytes left in the file)")
     data = stream.read(nbytes)
     if len(data) < nbytes:
         raise CheckpointError(f"{source}: truncated in storage {ref.key} ({len(data)} of {nbytes} bytes)")
@@ -270,23 +301,52 @@ def _read_zip(path: Path, source: str) -> tuple[Any, dict[str, np.ndarray]]:
                 raise CheckpointError(
                     f"{source}: a zip checkpoint needs one <archive>/data.pkl, found {pickles}"
                 )
+            _check_declared_sizes(archive, pickles[0], source)
             prefix = pickles[0][: -len("data.pkl")]
-            if prefix + "byteorder" in names and archive.read(prefix + "byteorder").strip() != b"little":
+            if prefix + "byteorder" in names and _read_member(archive, prefix + "byteorder", 16).strip() != b"little":
                 raise CheckpointError(f"{source}: only little-endian checkpoints are supported")
-            obj, storages = _unpickle(io.BytesIO(archive.read(pickles[0])), source)
+            obj, storages = _unpickle(io.BytesIO(_read_member(archive, pickles[0], MAX_PICKLE_BYTES)), source)
             buffers = {key: _read_zip_storage(archive, prefix, ref, source) for key, ref in storages.items()}
-    except zipfile.BadZipFile as err:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as err:  # a damaged archive or member
         raise CheckpointError(f"{source}: a damaged zip checkpoint ({err})") from err
     return obj, buffers
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of a member. ``archive.read`` would inflate a member whole
+    in one call, up to 2 GiB, even when the central directory declares it small."""
+    with archive.open(name) as member:
+        return member.read(limit)
+
+
+def _check_declared_sizes(archive: zipfile.ZipFile, data_pkl: str, source: str) -> None:
+    """What the central directory says the members inflate to, checked before any is read."""
+    pickle_size = archive.getinfo(data_pkl).file_size
+    if pickle_size > MAX_PICKLE_BYTES:
+        raise CheckpointError(
+            f"{source}: {data_pkl} declares {pickle_size} bytes uncompressed; a state dict's pickle is far "
+            f"smaller (at most {MAX_PICKLE_BYTES // 2**20} MiB here), so the file is refused before inflating it"
+        )
+    total = sum(info.file_size for info in archive.infolist())
+    if total > MAX_CHECKPOINT_BYTES + MAX_PICKLE_BYTES:
+        raise CheckpointError(
+            f"{source}: its members declare {total / 2**20:.0f} MiB uncompressed, more than the "
+            f"{MAX_CHECKPOINT_BYTES // 2**20} MiB a checkpoint may hold here; refused before inflating (a zip bomb?)"
+        )
 
 
 def _read_zip_storage(archive: zipfile.ZipFile, prefix: str, ref: _StorageRef, source: str) -> np.ndarray:
     member = f"{prefix}data/{ref.key}"
     try:
-        data = archive.read(member)
+        declared = archive.getinfo(member).file_size
     except KeyError as err:
         raise CheckpointError(f"{source}: storage {member} is used but not stored") from err
     nbytes = ref.numel * ref.dtype.itemsize
+    if declared != nbytes:  # from the central directory: nothing inflated yet
+        raise CheckpointError(
+            f"{source}: storage {member} declares {declared} bytes, its tensors need {nbytes}"
+        )
+    data = _read_member(archive, member, nbytes)  # stops at the declared size, checking the CRC there
     if len(data) != nbytes:
         raise CheckpointError(
             f"{source}: storage {member} holds {len(data)} bytes, its tensors need {nbytes}"

@@ -54,6 +54,25 @@
   }
 
   /**
+   * Refuse raw rows holding a value that is not finite or beyond +-limit (browserml.json's
+   * minmax max_abs), worded as Python's ecg5000.first_bad_value: such a value's squared
+   * error overflows float32, and TF.js would score the beat NaN, never above a threshold.
+   * Checked on the plain numbers, before they become (float32) tensors.
+   */
+  function checkRawRows(rows, limit) {
+    for (let r = 0; r < rows.length; r++) {
+      for (let c = 0; c < rows[r].length; c++) {
+        const v = rows[r][c];
+        if (!(Math.abs(v) <= limit)) {  // NaN fails this comparison too
+          const why = Number.isFinite(v) ? v.toExponential() + ' is beyond ±' + limit.toExponential()
+            : v + ' is not a finite number';
+          throw new Error('beat ' + r + ', step ' + c + ': ' + why + ' (refused, as Python refuses it)');
+        }
+      }
+    }
+  }
+
+  /**
    * Apply browserml.json's preprocessing to raw inputs, as any client must.
    * minmax: (raw - min) / (max - min), a zero range counting as 1.
    */
@@ -104,6 +123,10 @@
     const inputs = options.inputs || manifest.parity.inputs;
     const repeats = Math.max(1, options.repeats || 1);
     const now = (typeof performance !== 'undefined') ? function () { return performance.now(); } : Date.now;
+    const p = manifest.preprocessing;
+    if (options.raw && p && p.kind === 'minmax' && typeof p.max_abs === 'number') {
+      manifest.inputs.forEach(function (spec) { checkRawRows(inputs[spec.name] || [], p.max_abs); });
+    }
     const model = await loadModel(tf, manifest, source);
     let tensors = makeInputs(tf, manifest, inputs);
     if (options.raw) {  // raw inputs: the export's own preprocessing first
@@ -128,6 +151,14 @@
           const s = score(tf, manifest, tensors[0], out[0]);
           scores = await s.array();
           s.dispose();
+          // A NaN score is never above a threshold, so it would pass as normal: refuse it.
+          const bad = scores.findIndex(function (v) { return !Number.isFinite(v); });
+          if (bad >= 0) {
+            out.concat(tensors).forEach(function (t) { t.dispose(); });
+            model.dispose();
+            throw new Error('beat ' + bad + ': the score is ' + scores[bad] +
+                            ', not a number to compare with the threshold');
+          }
         }
       }
       out.forEach(function (t) { t.dispose(); });
