@@ -209,6 +209,59 @@ _OVERFLOW = """(s) => {
 }"""
 
 
+#: What a learner would see wrong in the app's layout and colours (issue 14.7): a
+#: horizontal scrollbar inside it, a chart picture stretched beyond its pixels (blurry),
+#: a chart with an opaque background (a white slab on the dark theme), and text whose
+#: contrast with what is behind it is under 3:1 (WCAG's floor for large text).
+_DISPLAY_FAULTS = """async (s) => {
+  const el = document.querySelector(s);
+  if (!el) return ['the app is not on the page'];
+  const faults = [];
+  const name = (n) => {
+    const cls = typeof n.className === 'string' ? n.className.split(/\\s+/).filter((c) => /^(widget|jupyter|browserml)-/.test(c)) : [];
+    const text = (n.textContent || '').trim().slice(0, 30);
+    return `${n.tagName.toLowerCase()}${cls.length ? '.' + cls.slice(0, 2).join('.') : ''}${text ? ` ("${text}")` : ''}`;
+  };
+  const rgba = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const v = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+  const lum = ([r, g, b]) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const page = rgba(getComputedStyle(document.body).backgroundColor) || [255, 255, 255, 1];
+  const behind = (n) => { for (let m = n; m; m = m.parentElement) { const c = rgba(getComputedStyle(m).backgroundColor);
+    if (c && c[3] > 0.5) return c; } return page; };
+  const visible = (n) => { const r = n.getBoundingClientRect(); const st = getComputedStyle(n);
+    return r.width > 0 && r.height > 0 && st.visibility !== 'hidden' && st.display !== 'none' && !n.closest('.lm-mod-hidden'); };
+  for (const n of [el, ...el.querySelectorAll('*')]) {
+    if (!visible(n)) continue;
+    const st = getComputedStyle(n);
+    if ((st.overflowX === 'auto' || st.overflowX === 'scroll') && n.scrollWidth > n.clientWidth + 1)
+      faults.push(`horizontal scrollbar on ${name(n)}: ${n.scrollWidth} px of content in ${n.clientWidth} px`);
+    const ownText = [...n.childNodes].some((c) => c.nodeType === 3 && c.textContent.trim());
+    if (ownText && !n.closest('button, select, input, .noUi-target')) {
+      const ink = rgba(n instanceof SVGElement ? st.fill : st.color);
+      if (ink && ink[3] > 0.5) {
+        const ratio = contrast(ink, behind(n));
+        if (ratio < 3) faults.push(`text hard to read (contrast ${ratio.toFixed(1)}:1): ${name(n)}`);
+      }
+    }
+  }
+  for (const img of el.querySelectorAll('img')) {
+    if (!visible(img) || !img.complete || img.naturalWidth < 200) continue;  // thumbnails are shown big on purpose
+    if (img.clientWidth > img.naturalWidth + 1)
+      faults.push(`chart stretched: a ${img.naturalWidth} px picture shown ${img.clientWidth} px wide`);
+    const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+    const corner = ctx.getImageData(1, 1, 1, 1).data;
+    if (corner[3] > 200 && img.closest('.widget-image') !== null && !img.closest('.browserml-photo')) {
+      const [r, g, b] = corner;
+      if (contrast([r, g, b], behind(img)) > 1.5) faults.push(`chart has an opaque rgb(${r},${g},${b}) background on this theme`);
+    }
+  }
+  return faults;
+}"""
+
+
 @dataclass
 class LabSession:
     """A running JupyterLab server and a headless Chromium pointed at it.
@@ -306,6 +359,22 @@ class LabSession:
             window.jupyterapp.shell.activateById(panel.id);
         }""", rel)
         self.wait_idle(page, timeout_s or self.timeout_s)
+
+    @contextlib.contextmanager
+    def theme(self, page: Any, name: str = "JupyterLab Dark") -> Iterator[None]:
+        """Show JupyterLab in theme ``name`` inside the block, then in its light theme again
+        (the choice is a user setting: it would otherwise outlive the test)."""
+        def switch(theme: str, light: bool) -> None:
+            page.evaluate("async (t) => { await window.jupyterapp.commands.execute('apputils:change-theme', "
+                          "{theme: t}); }", theme)
+            page.wait_for_function("(l) => document.body.dataset.jpThemeLight === String(l)", arg=light)
+            page.wait_for_timeout(500)  # the theme's CSS variables are applied
+
+        switch(name, False)
+        try:
+            yield
+        finally:
+            switch("JupyterLab Light", True)
 
     def reload(self, page: Any, timeout_s: float | None = None) -> str:
         """Reload the browser page (the notebook's kernel lives on); return the selector of
@@ -747,6 +816,8 @@ class LessonResult:
     failure: str = ""
     screenshot: Path | None = None
     interacted: bool = True
+    #: layout and colour faults a learner would see (:data:`_DISPLAY_FAULTS`)
+    display_faults: list[str] = field(default_factory=list)
 
     @property
     def rendered(self) -> bool:
@@ -768,6 +839,7 @@ class LessonResult:
                          "rendered on screen")
         found += [f"widget output shows: {t}" for t in dict.fromkeys(self.widget_errors)]
         found += [f"browser console: {m[:300]}" for m in dict.fromkeys(self.fatal_errors)]
+        found += [f"on screen: {f}" for f in dict.fromkeys(self.display_faults)]
         if self.interacted and not self.responded:
             found.append(f"the app did not respond to the learner's action (probe before {self.before[:80]!r}, "
                          f"after {self.after[:80]!r})")
@@ -865,6 +937,12 @@ def perform(page: Any, action: Action, selector: str) -> None:
         canvas.click(position={"x": action.x, "y": action.y})
 
 
+def display_faults(page: Any, selector: str) -> list[str]:
+    """What looks wrong in the app on screen, in words (see :data:`_DISPLAY_FAULTS`)."""
+    page.evaluate("() => document.fonts.ready")
+    return list(page.evaluate(_DISPLAY_FAULTS, selector))
+
+
 def write_scratch(root: Path, check: LessonCheck) -> Path:
     """Write ``check``'s scratch notebook into ``root``; returns its path."""
     path = Path(root) / check.notebook_name()
@@ -873,11 +951,12 @@ def write_scratch(root: Path, check: LessonCheck) -> Path:
 
 
 def check_lesson(session: LabSession, check: LessonCheck | int, screenshot: Path | None = None,
-                 interact: bool = True) -> LessonResult:
+                 interact: bool = True, dark: bool = False) -> LessonResult:
     """Show a lesson's app in JupyterLab, count its views, act on it once, and report.
 
     ``screenshot`` (optional): where to save a PNG of the app, cropped to it, once
-    the response has settled. Failures of the browser steps land in ``failure`` rather
+    the response has settled. ``dark``: show JupyterLab in its dark theme meanwhile. The
+    app's :data:`display faults <_DISPLAY_FAULTS>` are collected once it has rendered. Failures of the browser steps land in ``failure`` rather
     than raising, so a report always comes back.
     """
     if isinstance(check, int):
@@ -886,7 +965,10 @@ def check_lesson(session: LabSession, check: LessonCheck | int, screenshot: Path
     t0 = time.monotonic()
     write_scratch(session.root, check)
     page = session.open_notebook(check.notebook_name(), reuse=True)
+    theme = contextlib.ExitStack()
     try:
+        if dark:  # JupyterLab's dark theme for this check, its light theme again after it
+            theme.enter_context(session.theme(page))
         t1 = time.monotonic()
         result.seconds["open"] = t1 - t0
         result.ran_ok = session.run_all(page, check.timeout_s)
@@ -897,6 +979,7 @@ def check_lesson(session: LabSession, check: LessonCheck | int, screenshot: Path
             result.seconds["render"] = t2 - t1
             result.outputs_in_model, result.views_on_screen = session.widget_counts(page)
             result.widget_errors = session.widget_errors(page)
+            result.display_faults = display_faults(page, selector)
             if interact:
                 _wait_js(page, check.settled, selector, check.timeout_s, "the app to finish its work")
                 result.before = _probe(page, check, selector)
@@ -930,6 +1013,7 @@ def check_lesson(session: LabSession, check: LessonCheck | int, screenshot: Path
         result.console_errors = session.console_errors(page)
         result.fatal_errors = session.fatal_console_errors(page)
     finally:
+        theme.close()
         session.close_page(page, keep=True)
     result.seconds["total"] = time.monotonic() - t0
     return result

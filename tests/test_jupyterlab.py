@@ -318,3 +318,15 @@ def test_lesson2_tabs_and_slider_work_after_the_page_is_reopened(lab):
         assert after != before, f"after a page reload the kernel no longer hears the slider\n{after}"
     finally:
         lab.close_page(page)
+
+
+@pytest.mark.chromium
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", [1, 2, 5])
+def test_lesson_app_reads_well_in_the_dark_theme(lab, lesson):
+    """Issue 14.7: in JupyterLab's dark theme no chart is a white slab and no label is dark
+    grey on black (contrast >= 3:1 for every text, transparency in every chart's corner);
+    the same display checks run in the light theme in the test above."""
+    result = lc.check_lesson(lab, lesson, interact=False, dark=True)
+    assert result.rendered, result.summary()
+    assert result.display_faults == [], result.summary()

@@ -446,6 +446,10 @@ def _run_notebook(root: Path, bundle: str) -> dict:
                                    timeout=30_000)
             step("tables shown")
             seen["widgets"] = session.widget_counts(page)
+            session.wait_idle(page, 30)
+            page.wait_for_timeout(1000)  # the last status updates, after the kernel has read every answer
+            seen["statuses"] = page.evaluate(
+                "() => [...document.querySelectorAll('.browserml-runtime-status')].map((n) => n.textContent)")
             seen["fatal"] = session.fatal_console_errors(page)
             seen["page_tensors"] = page.evaluate(
                 """async (k) => {
@@ -494,6 +498,9 @@ def test_lab_every_view_renders_and_the_page_keeps_no_tensors(lab):
     print(json.dumps(lab["results"], default=str)[:20000])
     assert lab.get("ran_ok"), lab.get("errors")
     assert lab["widgets"] == (5, 5)  # five views, each with its table and chart
+    # each view's status line ends with what the kernel read, not "waiting for the kernel…" (issue 14.7)
+    assert len(lab["statuses"]) == 5, lab["statuses"]
+    assert not [s for s in lab["statuses"] if "waiting" in s or "reads it" in s], lab["statuses"]
     assert lab["fatal"] == []
     assert lab["page_tensors"] == 0  # every job, the fine-tune included, disposed all it made
 

@@ -47,6 +47,11 @@ IPYWIDGETS_MAJOR = int(W.__version__.split(".")[0])
 INK = "var(--jp-ui-font-color1, #333)"
 #: Secondary text (captions, units), the theme's softer grey.
 INK_SOFT = "var(--jp-ui-font-color2, #666)"
+#: Error text: the theme's error colour, readable on light and dark pages.
+ERROR_INK = "var(--jp-error-color1, #b00020)"
+#: CSS class of a picture that is data, not a chart (a photo, a heat map): opaque on
+#: purpose, so the headless-JupyterLab check does not hold it to a chart's transparency.
+PHOTO_CLASS = "browserml-photo"
 #: Hairlines and borders.
 RULE = "var(--jp-border-color2, #ddd)"
 #: For anywidget front ends that draw on a canvas, which cannot use ``var()``: prepend to
@@ -65,6 +70,7 @@ def figure_image(**layout: Any) -> W.Image:
     """An ``Image`` for :func:`show_figure`: never wider than its container, its height
     following its width, so a chart shrinks to a narrow column instead of adding a
     horizontal scrollbar."""
+    layout.setdefault("margin", "2px 0")  # no side margins: 100% plus a margin is a scrollbar
     return W.Image(format="png", layout=W.Layout(max_width="100%", height="auto", **layout))
 
 
@@ -261,6 +267,16 @@ def flex_row(*parts: str, gap: str = "24px") -> str:
             + "".join(parts) + "</div>")
 
 
+def wrapping_row(children: Sequence[W.Widget], **layout: Any) -> W.HBox:
+    """An ``HBox`` whose children move to the next line when the page is too narrow for
+    them, instead of being clipped behind a horizontal scrollbar (each child keeps its
+    natural width: ``flex: 0 0 auto``)."""
+    for child in children:
+        if isinstance(child, W.DOMWidget) and not child.layout.flex:
+            child.layout.flex = "0 0 auto"
+    return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap", align_items="flex-start", **layout))
+
+
 def slow_slider(kind: type[W.ValueWidget], **kwargs: Any) -> W.ValueWidget:
     """A slider that reports only on release: regenerating data on every pixel of a
     drag would queue dozens of recomputations and make the app lag."""
@@ -275,7 +291,7 @@ EXPECTED_ERRORS = (ValueError, RuntimeError, IndexError, FloatingPointError)
 
 
 def error_html(err: BaseException) -> str:
-    return f"<span style='color:var(--jp-error-color1, #b00020)'>⚠ {_escape(str(err) or type(err).__name__)}</span>"
+    return f"<span style='color:{ERROR_INK}'>⚠ {_escape(str(err) or type(err).__name__)}</span>"
 
 
 def guarded(fn: Callable[..., Any], output: W.Output, errors: W.HTML | None = None) -> Callable[..., Any]:

@@ -45,7 +45,9 @@ from browserml.handtrack import images as samples
 from browserml.handtrack.draw import draw_detections
 from browserml.handtrack.models import LABELS, MODEL_SIZES, MODEL_TYPES
 from widgets.common import (
+    ERROR_INK,
     INK_SOFT,
+    PHOTO_CLASS,
     BackgroundJob,
     clear_upload,
     guarded,
@@ -55,6 +57,7 @@ from widgets.common import (
     slow_slider,
     uploaded_files,
     wrap,
+    wrapping_row,
 )
 
 #: State setting -> handtrack.js parameter (what :func:`browserml.handtrack.detect.check_params` checks).
@@ -475,6 +478,7 @@ class HandtrackApp:
         self.max_boxes = slow_slider(W.IntSlider, value=st.max_boxes, min=1, max=100, description="max boxes")
         self.flip = W.Checkbox(value=st.flip_horizontal, description="flip horizontally (selfie view)")
         self.picture = W.Image(format="png", layout=W.Layout(max_width="640px"))
+        self.picture.add_class(PHOTO_CLASS)  # a photo, opaque on any theme
         self.table = W.HTML()
         self.stats = W.HTML()
         self.progress_label = W.HTML()
@@ -491,7 +495,9 @@ class HandtrackApp:
             W.HBox([self.score, self.iou]),
             W.HBox([self.max_boxes, self.flip]),
             self.progress_label, self.errors, self.job_errors,
-            W.HBox([self.picture, W.VBox([self.stats, self.table])]),
+            # the table beside the picture while both fit, under it otherwise; its text wraps
+            wrapping_row([self.picture, W.VBox([self.stats, self.table],
+                                                layout=W.Layout(flex="1 1 320px", min_width="min-content"))]),
             self.output,
         ])
         guarded(self.refresh, self.output, self.errors)()
@@ -573,7 +579,7 @@ class HandtrackApp:
                 self._set_busy(False)
             break
         if failure is not None:
-            self.progress_label.value = "<span style='color:#b00020'>stopped: see the message below</span>"
+            self.progress_label.value = f"<span style='color:{ERROR_INK}'>stopped: see the message below</span>"
             raise failure
 
     def _set_busy(self, busy: bool) -> None:

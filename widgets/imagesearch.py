@@ -39,7 +39,9 @@ from browserml.imagesearch import features as fx
 from browserml.imagesearch import search
 from browserml.imagesearch.embedding import UMAP_METRICS, UmapParams, nearest_point, umap_embedding
 from widgets.common import (
+    ERROR_INK,
     INK_SOFT,
+    PHOTO_CLASS,
     BackgroundJob,
     clear_upload,
     error_html,
@@ -49,6 +51,7 @@ from widgets.common import (
     slow_slider,
     uploaded_files,
     wrap,
+    wrapping_row,
 )
 from widgets.scatter import Scatter
 from widgets.thumbgrid import ThumbGrid
@@ -581,6 +584,7 @@ class ImageSearchApp:
         # results
         self.query_title = W.HTML()
         self.query_image = W.Image(format="png", width=96, height=96)
+        self.query_image.add_class(PHOTO_CLASS)
         self.score = W.HTML()
         self.results = ThumbGrid(tile=64, columns=5)
         # map
@@ -598,7 +602,7 @@ class ImageSearchApp:
         self.umap_metric = W.Dropdown(options=list(UMAP_METRICS), value=st.umap.metric, description="UMAP metric",
                                       style=wide)
         self.scatter = Scatter(width=420, height=360)
-        self.umap_box = W.VBox([W.HBox([self.n_neighbors, self.min_dist]), self.umap_metric, self.scatter],
+        self.umap_box = W.VBox([wrapping_row([self.n_neighbors, self.min_dist]), self.umap_metric, self.scatter],
                                layout=W.Layout(display="" if show_umap else "none"))
 
         self.controls: list[W.DOMWidget] = [self.dataset, self.model, self.weights, self.layer, self.pooling,
@@ -735,7 +739,7 @@ class ImageSearchApp:
             self._render()  # the pickers go back to the model whose results are shown
         else:
             self._sync_pickers()  # not the layer list: building it may be what failed
-            self.progress_label.value = "<span style='color:#b00020'>stopped: see the message below</span>"
+            self.progress_label.value = f"<span style='color:{ERROR_INK}'>stopped: see the message below</span>"
         if isinstance(failure, BadInput) and threading.current_thread() is not threading.main_thread():
             self.errors.value = error_html(failure)  # one line, like guarded() shows it in the foreground
             return

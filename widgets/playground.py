@@ -49,6 +49,7 @@ from browserml.figures import NEUTRAL
 from widgets.common import (
     INK,
     INK_SOFT,
+    PHOTO_CLASS,
     RULE,
     BackgroundJob,
     Throttle,
@@ -454,6 +455,7 @@ class PlaygroundApp:
         self.loss_label = W.HTML()
         self.loss_curve = W.Image(format="png", width=280, height=48)
         self.output_image = W.Image(format="png", width=OUTPUT_PX, height=OUTPUT_PX)
+        self.output_image.add_class(PHOTO_CLASS)  # the network's output over the plane: colours are data
         self.show_test_data = W.Checkbox(value=self.state.show_test_data, description="Show test data", indent=False)
         self.discretize = W.Checkbox(value=self.state.discretize, description="Discretize output", indent=False)
         legend = (f"<div style='width:{OUTPUT_PX}px;max-width:100%;font-size:11px;color:{INK_SOFT}'>"
