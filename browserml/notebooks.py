@@ -64,12 +64,15 @@ def clean_file(path: str | Path) -> bool:
 #: What must never reach a learner's cell output (issue: "quiet notebooks"): TensorFlow's
 #: C++ start-up logs, the "Try YDF" advert tensorflow-decision-forests prints on import, and
 #: tf_keras's HDF5 / compiled-metrics warnings. Each is avoided at its source in browserml.
+#: A printed ``{'key': value}`` counts too: results are printed as sentences or tables.
 LOG_NOISE: dict[str, re.Pattern[str]] = {
     "TensorFlow C++ log": re.compile(GLOG_LINE.pattern + r"|absl::InitializeLog|cuInit|computation placer|"
                                      r"oneDNN custom operations|cuda drivers", re.M),
     "YDF advert": re.compile(r"YDF|Decision Forests", re.I),
     "HDF5 warning": re.compile(r"as an HDF5 file|considered legacy", re.I),
     "compiled-metrics warning": re.compile(r"compiled metrics|compile_metrics", re.I),
+    # not a log, but as unreadable (issue 14.7): a learner reads sentences and tables, not Python keys
+    "raw Python dict": re.compile(r"\{'\w+': "),
 }
 
 
