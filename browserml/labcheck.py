@@ -209,8 +209,9 @@ _OVERFLOW = """(s) => {
 }"""
 
 
-#: What a learner would see wrong in the app's layout and colours (issue 14.7): a
-#: horizontal scrollbar inside it, a chart picture stretched beyond its pixels (blurry),
+#: What a learner would see wrong in the app's layout and colours (issue 14.4, 14.7): a
+#: horizontal scrollbar inside it, a button whose label is cut short, a tooltip reading
+#: "null", a chart picture stretched beyond its pixels (blurry),
 #: a chart with an opaque background (a white slab on the dark theme), and text whose
 #: contrast with what is behind it is under 3:1 (WCAG's floor for large text).
 _DISPLAY_FAULTS = """async (s) => {
@@ -237,6 +238,10 @@ _DISPLAY_FAULTS = """async (s) => {
     const st = getComputedStyle(n);
     if ((st.overflowX === 'auto' || st.overflowX === 'scroll') && n.scrollWidth > n.clientWidth + 1)
       faults.push(`horizontal scrollbar on ${name(n)}: ${n.scrollWidth} px of content in ${n.clientWidth} px`);
+    if (n.tagName === 'BUTTON' && n.scrollWidth > n.clientWidth + 1)
+      faults.push(`button label cut short: ${name(n)} needs ${n.scrollWidth} px, has ${n.clientWidth} px`);
+    if (n.getAttribute('title') === 'null' || n.getAttribute('title') === 'undefined')
+      faults.push(`tooltip reads "${n.getAttribute('title')}": ${name(n)}`);
     const ownText = [...n.childNodes].some((c) => c.nodeType === 3 && c.textContent.trim());
     if (ownText && !n.closest('button, select, input, .noUi-target')) {
       const ink = rgba(n instanceof SVGElement ? st.fill : st.color);

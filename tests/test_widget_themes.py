@@ -64,3 +64,33 @@ def test_canvas_front_ends_take_their_ink_from_the_theme(module):
     assert not re.search(r"""(strokeStyle|fillStyle)\s*=\s*["']#(000|eee|888)""", esm)
     assert not re.search(r"""ring\([^)]*["']#000["']""", esm)
     assert "1px solid #" not in esm
+
+
+def test_every_labelled_control_gets_a_tooltip_not_null():
+    """ipywidgets 8.1 shows a control's ``tooltip`` as its label's hover text verbatim: "null" when unset."""
+    import ipywidgets as W
+
+    from widgets.common import IPYWIDGETS_MAJOR, explain_labels
+
+    slider = W.IntSlider(description="points")
+    own = W.Dropdown(options=["a"], description="<b>rule</b>", tooltip="how the threshold is chosen")
+    html = W.Dropdown(options=["a"], description="<b>rule</b>")
+    bare = W.IntSlider()
+    explain_labels(W.VBox([W.HBox([slider, own]), W.Tab(children=[W.VBox([html, bare])])]))
+    if IPYWIDGETS_MAJOR >= 8:
+        assert (slider.tooltip, own.tooltip, html.tooltip, bare.tooltip) == (
+            "points", "how the threshold is chosen", "rule", None)
+
+
+def test_the_polyfit_app_has_no_labelled_control_without_a_tooltip():
+    from ipywidgets.widgets.widget_description import DescriptionWidget
+
+    from widgets.polyfit import PolyfitApp
+
+    stack, unlabelled = [PolyfitApp().widget], []
+    while stack:
+        w = stack.pop()
+        stack.extend(getattr(w, "children", ()) or ())
+        if isinstance(w, DescriptionWidget) and w.description and not w.tooltip:
+            unlabelled.append(w.description)
+    assert unlabelled == []

@@ -19,6 +19,7 @@ from browserml.data import ecg5000 as ecg
 from widgets.common import (
     BackgroundJob,
     Throttle,
+    explain_labels,
     figure_image,
     flex_row,
     html_table,
@@ -303,6 +304,7 @@ class AnomalyApp:
         for i, title in enumerate(["1 Composer", "2 Train", "3 Threshold", "4 Latent", "5 Inspect", "6 Draw"]):
             self.widget.set_title(i, title)
         self.app = W.VBox([self.widget, self.errors, self.output])
+        explain_labels(self.app)
         self._draw_losses()
 
     def _ipython_display_(self) -> None:
@@ -347,6 +349,7 @@ class AnomalyApp:
             on_change(box, lambda v, i=i: self._configure_units(i, v), self.output, self.errors)
             boxes.append(box)
         self.layers_box.children = boxes
+        explain_labels(*boxes)
         self.remove_button.disabled = len(boxes) <= 1
         self.add_button.disabled = len(boxes) >= an.MAX_HIDDEN_LAYERS
 

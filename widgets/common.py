@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import math
 import mimetypes
+import re
 import threading
 import time
 import traceback
@@ -34,6 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
+from ipywidgets.widgets.widget_description import DescriptionWidget
 
 if TYPE_CHECKING:  # matplotlib loads only when a lesson draws a chart
     from browserml.figures import RenderedFigure
@@ -265,6 +267,24 @@ def flex_row(*parts: str, gap: str = "24px") -> str:
     rows to the height of its tallest neighbour)."""
     return (f"<div style='display:flex;flex-wrap:wrap;gap:{gap};align-items:flex-start'>"
             + "".join(parts) + "</div>")
+
+
+def explain_labels(*roots: W.Widget) -> None:
+    """Give every labelled control under ``roots`` a tooltip: its own, or else its label.
+
+    Why: ipywidgets 8.1's front end sets a control's label ``title`` to the model's
+    ``tooltip`` as it is, so every slider or dropdown without one says "null" on hover
+    (the headless-JupyterLab check looks for that). ipywidgets 7 shows the label there.
+    Call it on an app's root once it is built, and on controls made later.
+    """
+    if IPYWIDGETS_MAJOR < 8:
+        return
+    stack = list(roots)
+    while stack:
+        widget = stack.pop()
+        stack.extend(getattr(widget, "children", ()) or ())
+        if isinstance(widget, DescriptionWidget) and widget.description and not widget.tooltip:
+            widget.tooltip = re.sub(r"<[^>]+>", "", widget.description)
 
 
 def wrapping_row(children: Sequence[W.Widget], **layout: Any) -> W.HBox:

@@ -50,6 +50,7 @@ from widgets.common import (
     PHOTO_CLASS,
     BackgroundJob,
     clear_upload,
+    explain_labels,
     guarded,
     html_table,
     on_change,
@@ -500,6 +501,7 @@ class HandtrackApp:
                                                 layout=W.Layout(flex="1 1 320px", min_width="min-content"))]),
             self.output,
         ])
+        explain_labels(self.app)
         guarded(self.refresh, self.output, self.errors)()
 
     def _ipython_display_(self) -> None:

@@ -45,6 +45,7 @@ from widgets.common import (
     BackgroundJob,
     clear_upload,
     error_html,
+    explain_labels,
     guarded,
     on_change,
     set_tooltip,
@@ -622,6 +623,7 @@ class ImageSearchApp:
             ]),
             self.output,
         ])
+        explain_labels(self.app)
         guarded(self.refresh, self.output, self.errors)()
 
     def _ipython_display_(self) -> None:

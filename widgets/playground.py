@@ -55,6 +55,7 @@ from widgets.common import (
     Throttle,
     border_below,
     error_html,
+    explain_labels,
     guarded,
     on_change,
     slow_slider,
@@ -494,6 +495,7 @@ class PlaygroundApp:
                      layout=W.Layout(width=f"{OUTPUT_PX + 16}px"))
         self.widget = W.VBox([top, W.HBox([data, features, network, out], layout=W.Layout(flex_flow="row wrap")),
                               self.errors, self.job_errors, self.output])
+        explain_labels(self.widget)
         self._sync_controls()
         guarded(self.redraw, self.output, self.errors)()
 

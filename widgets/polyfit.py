@@ -26,6 +26,7 @@ from widgets.common import (
     INK_SOFT,
     BackgroundJob,
     Throttle,
+    explain_labels,
     figure_image,
     html_table,
     on_change,
@@ -261,6 +262,7 @@ class PolyfitApp:
                          layout=W.Layout(flex="1 1 420px", max_width="100%", min_width="0"))
         self.widget = W.VBox([W.HBox([controls, results], layout=W.Layout(flex_flow="row wrap", max_width="100%")),
                               self.errors, self.output], layout=W.Layout(max_width="100%"))
+        explain_labels(self.widget)
         self.redraw()
 
     def _ipython_display_(self) -> None:
