@@ -1,7 +1,8 @@
 # browserml: one-command set-up, run and test. See README.md.
 #   make run        set up, then build every lesson's TF.js export headless (via the CLI)
-#   make test       set up (+ Chromium and Debian's Fashion-MNIST), then every test, offline
+#   make test       set up (+ Chromium and Debian's Fashion-MNIST), lint, then every test, offline
 #   make test-fast  the quick tier for your own loop: no notebooks, no headless browser, no slow tests
+#   make lint       ruff and mypy on browserml/ and widgets/ (config in pyproject.toml)
 #   make lab        set up, then open JupyterLab on notebooks/
 # Needs no root: any Python 3.11-3.13 (.ci/find-python, or PYTHON=...), and Node.js where present.
 # Only `make test` (and lesson 3's 70,000-image section) need Chromium and Fashion-MNIST from apt.
@@ -20,7 +21,7 @@ UV_VERSION := 0.13.9
 TFJS_BUNDLE := browserml/js/dist/tfjs-bundle.mjs
 HAVE_NODE := $(shell command -v node >/dev/null && echo yes)
 
-.PHONY: setup run test test-fast test-parity test-colab lab serve bench bench-memory lock bundle nbclean clean screenshots test-deps
+.PHONY: setup run test test-fast test-parity test-colab lint lab serve bench bench-memory lock bundle nbclean clean screenshots test-deps
 
 setup: $(STAMPS)/python $(if $(HAVE_NODE),.stamps/node)
 
@@ -73,17 +74,24 @@ run: setup
 	$(BIN)/browserml handtrack convert --check node:wasm chromium:wasm
 	$(BIN)/browserml playground --check node chromium
 
-test: setup test-deps
+# Which test is slow, needs Chromium or JupyterLab is decided in tests/conftest.py (one table).
+test: setup test-deps lint
 	$(PYTEST) --nbval-lax tests notebooks $(PYTEST_ARGS)
 
+# Unit and widget-state tests: no notebook, no browser, no long training (under 3 minutes on 2 cores).
 test-fast: setup
 	$(PYTEST) tests -m "not slow and not chromium" -q $(PYTEST_ARGS)
+
+# What is checked, and why some rules are off: [tool.ruff] and [tool.mypy] in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check browserml widgets
+	$(BIN)/python -m mypy
 
 # The export and parity tests (every export run in real TF.js, Node and Chromium) on a
 # second Python: `make test-parity PYTHON=python3.11 VENV=.venv-3.11`. The headless-JupyterLab
 # runs of the in-page runtime stay in `make test`: they test the notebook page, not the Python.
 test-parity: setup test-deps
-	$(PYTEST) tests -m tfjs -k "not test_lab_ and not jupyterlab and not notebook_itself" $(PYTEST_ARGS)
+	$(PYTEST) tests -m "tfjs and not jupyterlab" $(PYTEST_ARGS)
 
 # All five notebooks top to bottom through their Colab path, on a Python 3.13 venv built
 # from Colab's own versions, with a stand-in google.colab, no Node and no Chromium.

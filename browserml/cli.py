@@ -140,26 +140,29 @@ def cmd_polyfit(args: argparse.Namespace) -> int:
 def _anomaly_config(args: argparse.Namespace):
     from dataclasses import fields
 
-    from browserml.anomaly import AutoencoderConfig
+    from browserml.anomaly.model import AutoencoderConfig
 
     given = {f.name: getattr(args, f.name) for f in fields(AutoencoderConfig) if getattr(args, f.name) is not None}
     return AutoencoderConfig(**given)
 
 
 def cmd_anomaly(args: argparse.Namespace) -> int:
-    from browserml import anomaly as an
+    from browserml.anomaly.browser import tfjs_scores
+    from browserml.anomaly.export import export_anomaly
+    from browserml.anomaly.metrics import compare, evaluate
+    from browserml.anomaly.model import Trainer
     from browserml.seeding import seed_everything
 
     config = _anomaly_config(args)
     seed_everything(config.seed)
-    trainer = an.Trainer(config)
+    trainer = Trainer(config)
     print(f"anomaly: {config.architecture}, {trainer.data.train.n} training beats ({config.split} split)")
     trainer.train()
     print(f"  {trainer.epochs_done} epochs: loss {trainer.history.loss[-1]:.5f}, "
           f"validation {trainer.history.val_loss[-1]:.5f}")
     if args.verb == "train":
         return 0
-    report = an.compare(trainer, args.rule, args.k)
+    report = compare(trainer, args.rule, args.k)
     keys = ["roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "fpr"]
     print(f"  test set ({trainer.data.split.test.n} beats), thresholds by {args.rule} on validation data:")
     for row in report.table():
@@ -167,7 +170,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     if args.verb == "evaluate":
         return 0
     threshold = report.rows["Autoencoder"].threshold
-    out = an.export_anomaly(trainer, threshold, args.out, args.rule)
+    out = export_anomaly(trainer, threshold, args.out, args.rule)
     print(f"exported TF.js layers model to {out}")
     if not args.check:
         return 0
@@ -177,7 +180,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     if not has_node():
         return status
     test = trainer.data.split.test
-    tfjs = an.evaluate(an.tfjs_scores(out, test.x), test.y, threshold)
+    tfjs = evaluate(tfjs_scores(out, test.x), test.y, threshold)
     print(f"  scored by the export in TF.js (Node, wasm, its own preprocessing): "
           f"ROC-AUC {tfjs.metrics['roc_auc']:.4f}, F1 {tfjs.metrics['f1']:.4f}")
     return status

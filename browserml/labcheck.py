@@ -767,7 +767,7 @@ LESSONS: dict[int, LessonCheck] = {
     ),
     3: LessonCheck(
         3, "ConvNet Playground: image search", "widgets/imagesearch.py",
-        (_setup_cell("from widgets.imagesearch import ImageSearchApp"), "app = ImageSearchApp()\napp.app"),
+        (_setup_cell("from widgets.imagesearch import ImageSearchApp"), "app = ImageSearchApp()\napp"),
         # the gallery is the first canvas: 40 px tiles with 6 px gaps, 14 a row; tile 17 = row 2, column 4
         Action("canvas", index=0, x=6 + 3 * 46 + 20, y=6 + 1 * 46 + 20),
         probe="el => [...el.querySelectorAll('.widget-html')].map((n) => n.textContent)"
@@ -780,7 +780,7 @@ LESSONS: dict[int, LessonCheck] = {
     ),
     4: LessonCheck(
         4, "handtrack.js: the hand detector", "widgets/handtrack.py",
-        (_setup_cell("from widgets.handtrack import HandtrackApp"), "app = HandtrackApp()\napp.app"),
+        (_setup_cell("from widgets.handtrack import HandtrackApp"), "app = HandtrackApp()\napp"),
         Action("button", "astronaut waving"),
         probe="async el => [...el.querySelectorAll('.widget-html')].map((n) => n.textContent)"
               ".find((t) => t.includes(' detection')) + ' ' + "

@@ -192,12 +192,12 @@ def test_an_unknown_check_runtime_is_refused_before_training(tmp_path, capsys, o
 def test_a_bad_input_from_any_module_is_one_line(capsys, monkeypatch):
     """Whatever a lesson module raises as BadInput (the anomaly options' own checks, say),
     even across several lines, reaches the learner as one line with status 2."""
-    from browserml import anomaly
+    from browserml.anomaly import model
 
     def refuse(*args, **kwargs):
         raise BadInput("latent must be smaller than the last hidden layer (3),\n  got 5")
 
-    monkeypatch.setattr(anomaly, "Trainer", refuse)
+    monkeypatch.setattr(model, "Trainer", refuse)  # where the CLI looks it up
     assert cli.main(["anomaly", "train"]) == 2
     err = capsys.readouterr().err
     assert err == "browserml anomaly: latent must be smaller than the last hidden layer (3),; got 5\n"

@@ -18,6 +18,7 @@ import io
 import json
 import shutil
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +155,7 @@ def test_widget_and_cli_values_pass_and_stay_whole_numbers():
                                   learning_rate=np.float32(0.01), abnormal_share=0.05, train_size=200, seed=3)
     assert config.hidden == (7, 3) and type(config.hidden[1]) is int and type(config.latent) is int
     assert type(config.batch_size) is int and type(config.learning_rate) is float
-    json.dumps({**an.asdict(config)})  # what the export writes into browserml.json
+    json.dumps({**asdict(config)})  # what the export writes into browserml.json
 
 
 @pytest.mark.parametrize(("k", "expected"), [
@@ -197,14 +198,14 @@ def test_the_cli_refuses_bad_anomaly_options_before_training(monkeypatch, capsys
     def no_training(*_args, **_kwargs):
         raise AssertionError("a Trainer was built for a bad configuration")
 
-    monkeypatch.setattr(an, "Trainer", no_training)
+    monkeypatch.setattr("browserml.anomaly.model.Trainer", no_training)  # where the CLI looks it up
     status, err = _cli(["anomaly", "evaluate", *args], capsys)
     assert status == 2 and len(err.splitlines()) == 1, err
     assert err.startswith("browserml anomaly: ") and re.search(expected, err), err
 
 
 def test_the_widget_state_refuses_bad_options_and_keeps_its_config():
-    from widgets.anomaly import AnomalyState
+    from browserml.anomaly.state import AnomalyState
 
     state = AnomalyState()
     for changes in ({"batch_size": 2.5}, {"learning_rate": True}, {"hidden": (2.9,)}):

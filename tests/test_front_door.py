@@ -122,7 +122,7 @@ def test_the_committed_tfjs_bundle_is_current(tmp_path):
     from package-lock.json's TF.js today."""
     if shutil.which("node") is None or not (ROOT / "node_modules" / "esbuild").is_dir():
         pytest.fail("needs Node and `npm ci` (make setup) to rebuild the bundle")
-    from widgets.browser_runtime import DIST_FILES, build_dist, dist_dir
+    from browserml.inbrowser.bundle import DIST_FILES, build_dist, dist_dir
 
     build_dist(tmp_path)
     for name in DIST_FILES:
@@ -132,7 +132,9 @@ def test_the_committed_tfjs_bundle_is_current(tmp_path):
 @pytest.mark.slow
 def test_a_lesson_runs_where_there_is_no_chromium(tmp_path):
     """Binder and Colab have Node but no Chromium: lesson 1 must still run top to bottom,
-    checking in Node and saying in words what it skipped."""
+    checking in Node and saying in words what it skipped. (Its second run per `make test`:
+    the other, in JupyterLab with Chromium and the in-page runtime, is in
+    test_browser_runtime.py; the kernel's environment differs, so one run cannot be both.)"""
     nbclient = pytest.importorskip("nbclient")
     import nbformat
 

@@ -40,7 +40,8 @@ def test_the_wheel_carries_code_bundle_front_ends_and_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("browserml/js/dist/tfjs-bundle.mjs", "browserml/js/dist/tfjs-backend-wasm-simd.wasm",
                    "browserml/js/run_core.js", "browserml/js/runtime/runner.js", "browserml/templates/anomaly_index.html",
-                   "widgets/browser_runtime.js", "browserml/compat.py", "browserml/colab.py"):
+                   "widgets/browser_runtime.js", "widgets/js/theme.js", "widgets/js/thumbgrid.js",
+                   "widgets/js/thumbgrid.css", "browserml/compat.py", "browserml/colab.py"):
         assert needed in names, f"{needed} is not in the wheel"
     data = {n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n}
     for rel in sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "datasets").rglob("*") if p.is_file()):

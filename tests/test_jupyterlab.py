@@ -7,7 +7,7 @@ a click on a thumbnail) visibly changes the app. Negative controls show the chec
 can fail: with the widget manager disabled, or with an anywidget whose front end
 throws, the same check reports the failure.
 
-One JupyterLab server and one Chromium serve the whole module (``lab`` fixture).
+One JupyterLab server and one Chromium serve the whole run (``jupyterlab``, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ CONTROL_CELL = """\
 import ipywidgets as W
 
 echo = W.HTML("value 5")
-slider = W.IntSlider(5, description="n")
+slider = W.IntSlider(5, description="n", tooltip="a number")
 slider.observe(lambda c: setattr(echo, "value", f"value {c.new}"), names="value")
 W.VBox([slider, echo])"""
 CONTROL = lc.LessonCheck(0, "control: a slider and its echo", "browserml/labcheck.py", (CONTROL_CELL,),
@@ -151,17 +151,10 @@ def test_cli_lab_defaults_to_the_readme_images_folder():
 # --------------------------------------------------------------------------- JupyterLab + Chromium
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    pytest.importorskip("playwright")
-    from browserml.tfjs_check import TfjsRuntimeError, chromium_executable
-
-    try:
-        chromium_executable()
-    except TfjsRuntimeError as err:
-        pytest.skip(str(err))
-    with lc.lab_session(tmp_path_factory.mktemp("lab")) as session:
-        yield session
+@pytest.fixture
+def lab(jupyterlab):
+    """The run's one JupyterLab and Chromium (tests/conftest.py), shared with other modules."""
+    return jupyterlab
 
 
 @pytest.mark.chromium
@@ -221,9 +214,9 @@ def test_disabled_widget_manager_is_detected(lab):
 #: Lesson 2's app, trained for a few epochs (enough for real scores; the app is the notebook's).
 LESSON2_FAST = lc.LessonCheck(
     2, "lesson 2, trained briefly", "widgets/anomaly.py",
-    (lc.LESSONS[2].cells[0], "import dataclasses\nfrom browserml import anomaly as an\nfrom widgets.anomaly import "
-     "AnomalyApp, AnomalyState\n\napp = AnomalyApp(AnomalyState(dataclasses.replace(an.ANOMAGRAM_DEFAULT, epochs=5)))"
-     "\napp"),
+    (lc.LESSONS[2].cells[0], "import dataclasses\nfrom browserml import anomaly as an\nfrom browserml.anomaly.state import "
+     "AnomalyState\nfrom widgets.anomaly import AnomalyApp\n\n"
+     "app = AnomalyApp(AnomalyState(dataclasses.replace(an.ANOMAGRAM_DEFAULT, epochs=5)))\napp"),
     lc.Action("tab", "2 Train"), probe="el => ''", ready=lc.LESSONS[2].ready, timeout_s=120)
 
 #: The text of the Threshold tab's metrics (precision, recall, ... and the confusion matrix).

@@ -27,8 +27,8 @@ from browserml import playground as pg
 from browserml import polyfit as pf
 from browserml.data import ecg5000 as ecg
 from browserml.inbrowser import BrowserUnavailable, backend_outputs
+from browserml.inbrowser.results import BackendResult, BrowserRun, prepare_run
 from browserml.paths import exports_dir
-from widgets.browser_runtime import BackendResult, BrowserRun, prepare_run
 
 POLY = exports_dir() / "polynomial"  # committed
 
@@ -381,17 +381,16 @@ CELLS = (
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, search_export, hand_export):
-    """Run the scratch notebook in one headless JupyterLab; what the kernel printed."""
-    from browserml.tfjs_check import in_worker_thread
-    from widgets import browser_runtime as br
+def lab(jupyterlab, search_export, hand_export):
+    """Run the scratch notebook in the run's one headless JupyterLab; what the kernel printed."""
+    from browserml.inbrowser import bundle as br
 
-    root = tmp_path_factory.mktemp("lessons_lab")
+    root = jupyterlab.folder("lessons_lab")
     shutil.copytree(br.check_dist(), root / "tfjs-dist")
     shutil.copytree(POLY, root / "polynomial")
     shutil.copytree(search_export.folder, root / "imagesearch")
     shutil.copytree(hand_export, root / "handtrack_small")
-    return in_worker_thread(_run_notebook, root, br.bundle_id(br.check_dist()))
+    return jupyterlab.call(_run_notebook, root, br.bundle_id(br.check_dist()))
 
 
 #: Run All is over: the last cell printed, or a cell raised (JupyterLab stops there).
@@ -403,68 +402,66 @@ _DONE = """(p) => {
 }"""
 
 
-def _run_notebook(root: Path, bundle: str) -> dict:
+def _run_notebook(session, root: Path, bundle: str) -> dict:
     import sys
     import time
 
-    from browserml.labcheck import lab_session, scratch_notebook
+    from browserml.labcheck import scratch_notebook
 
-    name = "lessons_in_browser.ipynb"
-    (root / name).write_text(json.dumps(scratch_notebook(CELLS)))
+    name = (root / "lessons_in_browser.ipynb").relative_to(session.root).as_posix()
+    (session.root / name).write_text(json.dumps(scratch_notebook(CELLS)))
     seen: dict = {"results": {}}
     t0 = time.monotonic()
 
     def step(what: str) -> None:
         print(f"[lab {time.monotonic() - t0:5.1f} s] {what}", file=sys.stderr, flush=True)
 
-    with lab_session(root) as session:
-        step("server up")
-        page = session.open_notebook(name)
-        step("notebook open")
-        try:
-            # Not session.run_all: it awaits JupyterLab's run-all promise, which never settles
-            # when ipykernel 7.4 publishes an awaiting cell's "idle" status under a comm
-            # message's parent (a race with widget messages; the cell then shows [*] forever
-            # though it finished). Start Run All, then wait for the last cell's output.
-            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-            page.wait_for_function(_DONE, arg=name, timeout=300_000, polling=500)
-            session.wait_idle(page, 60)
-            step("ran all cells")
-            cells = page.evaluate("p => window.__bml.panelFor(p).content.model.toJSON().cells", name)
-            for cell in cells:
-                for out in cell.get("outputs") or []:
-                    text = out.get("text", "")
-                    text = "".join(text) if isinstance(text, list) else text
-                    for line in text.splitlines():
-                        if line.startswith("RESULT "):
-                            tag, body = line[len("RESULT "):].split(" ", 1)
-                            seen["results"][tag] = json.loads(body)
-                    if out.get("output_type") == "error":
-                        seen.setdefault("errors", []).append("\n".join(out.get("traceback", []))[-2000:])
-            seen["ran_ok"] = not seen.get("errors")
-            page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea-output table').length >= 5",
-                                   timeout=30_000)
-            step("tables shown")
-            seen["widgets"] = session.widget_counts(page)
-            session.wait_idle(page, 30)
-            page.wait_for_timeout(1000)  # the last status updates, after the kernel has read every answer
-            seen["statuses"] = page.evaluate(
-                "() => [...document.querySelectorAll('.browserml-runtime-status')].map((n) => n.textContent)")
-            seen["fatal"] = session.fatal_console_errors(page)
-            seen["page_tensors"] = page.evaluate(
-                """async (k) => {
-                    const entry = globalThis.__browserml && globalThis.__browserml.tfjs[k];
-                    if (!entry) return 'no TF.js under bundle id ' + k;
-                    const late = new Promise((resolve) => setTimeout(() => resolve(null), 5000));
-                    const loaded = await Promise.race([entry, late]);
-                    return loaded ? loaded.tf.memory().numTensors : 'TF.js never finished loading';
-                }""", bundle)
-            step("counted")
-        finally:
-            # Not session.close_page: its kernel shutdown has no deadline; leaving the
-            # session stops the server and its kernel anyway.
-            page.close()
-            step("page closed")
+    page = session.open_notebook(name)
+    step("notebook open")
+    try:
+        # Not session.run_all: it awaits JupyterLab's run-all promise, which never settles
+        # when ipykernel 7.4 publishes an awaiting cell's "idle" status under a comm
+        # message's parent (a race with widget messages; the cell then shows [*] forever
+        # though it finished). Start Run All, then wait for the last cell's output.
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        page.wait_for_function(_DONE, arg=name, timeout=300_000, polling=500)
+        session.wait_idle(page, 60)
+        step("ran all cells")
+        cells = page.evaluate("p => window.__bml.panelFor(p).content.model.toJSON().cells", name)
+        for cell in cells:
+            for out in cell.get("outputs") or []:
+                text = out.get("text", "")
+                text = "".join(text) if isinstance(text, list) else text
+                for line in text.splitlines():
+                    if line.startswith("RESULT "):
+                        tag, body = line[len("RESULT "):].split(" ", 1)
+                        seen["results"][tag] = json.loads(body)
+                if out.get("output_type") == "error":
+                    seen.setdefault("errors", []).append("\n".join(out.get("traceback", []))[-2000:])
+        seen["ran_ok"] = not seen.get("errors")
+        page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea-output table').length >= 5",
+                               timeout=30_000)
+        step("tables shown")
+        seen["widgets"] = session.widget_counts(page)
+        session.wait_idle(page, 30)
+        page.wait_for_timeout(1000)  # the last status updates, after the kernel has read every answer
+        seen["statuses"] = page.evaluate(
+            "() => [...document.querySelectorAll('.browserml-runtime-status')].map((n) => n.textContent)")
+        seen["fatal"] = session.fatal_console_errors(page)
+        seen["page_tensors"] = page.evaluate(
+            """async (k) => {
+                const entry = globalThis.__browserml && globalThis.__browserml.tfjs[k];
+                if (!entry) return 'no TF.js under bundle id ' + k;
+                const late = new Promise((resolve) => setTimeout(() => resolve(null), 5000));
+                const loaded = await Promise.race([entry, late]);
+                return loaded ? loaded.tf.memory().numTensors : 'TF.js never finished loading';
+            }""", bundle)
+        step("counted")
+    finally:
+        # Not session.close_page: its kernel shutdown has no deadline; the jupyterlab
+        # fixture stops the kernel after the first test (tests/conftest.py), with one.
+        page.close()
+        step("page closed")
     seen["seconds"] = time.monotonic() - t0
     return seen
 

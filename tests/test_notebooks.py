@@ -1,6 +1,8 @@
 """Every notebook is stored clean and follows the house shape.
 
-(Executing them is `pytest --nbval-lax notebooks/`, which `make test` runs too.)
+(Executing them is `pytest --nbval-lax notebooks/`, which `make test` runs too; lesson 1
+runs once, in headless JupyterLab, where tests/test_browser_runtime.py checks every cell
+and its in-page parity: tests/conftest.py, NOTEBOOKS_RUN_BY_A_TEST.)
 """
 
 import json

@@ -1,4 +1,4 @@
-"""Lesson 5's model and state (browserml/playground.py), checked against closed forms.
+"""Lesson 5's model and state (browserml/playground/), checked against closed forms.
 
 The datasets are checked against Playground's own rules (labels from geometry), the
 network's forward pass and SGD step against a NumPy re-derivation, and every setting
@@ -310,7 +310,7 @@ def test_xor_check_knows_the_product_feature():
 
 
 def test_notebook_plots_draw():
-    from browserml import playground_plots as pp
+    from browserml.playground import plots as pp
 
     state = pg.PlaygroundState(pg.PlaygroundConfig(hidden=(3,)))
     state.step(2)

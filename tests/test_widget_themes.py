@@ -54,16 +54,16 @@ def test_show_figure_sets_the_css_size_the_pixels_are_for():
     assert image.format == "png"
 
 
-@pytest.mark.parametrize("module", [scatter, drawpad], ids=["scatter", "drawpad"])
-def test_canvas_front_ends_take_their_ink_from_the_theme(module):
+@pytest.mark.parametrize("widget", [scatter.Scatter, drawpad.DrawPad], ids=["scatter", "drawpad"])
+def test_canvas_front_ends_take_their_ink_from_the_theme(widget):
     """A canvas cannot use var(): the ESM reads the --jp-* colour when it draws, and its
     CSS uses the variables; no hard-coded black or light-grey ink is left."""
-    esm = module._ESM
+    esm, css = widget._esm, str(widget._css)
     assert esm.startswith(THEMED_JS) and "themed(el, \"--jp-" in esm
-    assert "var(--jp-border-color" in esm
+    assert "var(--jp-border-color" in css
     assert not re.search(r"""(strokeStyle|fillStyle)\s*=\s*["']#(000|eee|888)""", esm)
     assert not re.search(r"""ring\([^)]*["']#000["']""", esm)
-    assert "1px solid #" not in esm
+    assert "1px solid #" not in esm + css
 
 
 def test_every_labelled_control_gets_a_tooltip_not_null():

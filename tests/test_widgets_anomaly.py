@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from browserml import anomaly as an
-from browserml import anomaly_plots as plots
+from browserml.anomaly import plots
+from browserml.anomaly.state import AnomalyState
 from browserml.data import ecg5000 as ecg
 from browserml.figures import render_png
-from widgets.anomaly import AnomalyApp, AnomalyState, metrics_html
+from widgets.anomaly import AnomalyApp, metrics_html
 
 QUICK = an.ANOMAGRAM_DEFAULT.with_changes(epochs=8)
 

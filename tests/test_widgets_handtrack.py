@@ -19,8 +19,9 @@ from browserml.data.images import ImageDataError
 from browserml.handtrack import detect as ht
 from browserml.handtrack import images as samples
 from browserml.handtrack.models import COLORS, LABELS
+from browserml.handtrack.state import HandtrackState
 from widgets.common import send_files
-from widgets.handtrack import HandtrackApp, HandtrackState, decode_data_url
+from widgets.handtrack import HandtrackApp, decode_data_url
 
 RUNS = 6  # network runs per new picture: the first call, then five timed for the steady state
 
@@ -328,7 +329,7 @@ def test_buttons_fit_their_labels_with_tooltips_and_text_is_words(app: Handtrack
     def tree(w):
         return [w, *[x for child in getattr(w, "children", ()) for x in tree(child)]]
 
-    buttons = [w for w in tree(app.app) if isinstance(w, (W.Button, W.ToggleButton, W.FileUpload))]
+    buttons = [w for w in tree(app.widget) if isinstance(w, (W.Button, W.ToggleButton, W.FileUpload))]
     assert len(buttons) == 1 + len(samples.SCENES)
     for b in buttons:
         assert b.layout.width == "auto" and b.layout.flex == "0 0 auto", b.description
@@ -393,7 +394,7 @@ _HARNESS = """<!doctype html><meta charset="utf-8"><div id="el"></div>
   const { default: widget } = await import("./webcam.js");
   const state = { data_url: "", status: "", shots: 0, timeout_ms: 4000 };
   window.widgetState = state;
-  const model = { get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {}, on() {} };
+  const model = { get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {}, on() {}, off() {} };
   widget.render({ model, el: document.getElementById("el") });
 </script>"""
 
@@ -405,9 +406,9 @@ def webcam_click(tmp_path, *, fake_camera: bool, hash_: str = "") -> dict:
 
     from browserml.serve import serve
     from browserml.tfjs_check import CHROMIUM_ARGS, chromium_executable
-    from widgets.handtrack import _WEBCAM_ESM
+    from widgets.handtrack import WebcamSnapshot
 
-    (tmp_path / "webcam.js").write_text(_WEBCAM_ESM, encoding="utf-8")
+    (tmp_path / "webcam.js").write_text(WebcamSnapshot._esm, encoding="utf-8")
     (tmp_path / "index.html").write_text(_HARNESS, encoding="utf-8")
     flags = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"] if fake_camera else []
     with serve({"/": tmp_path}) as base, sync_playwright() as p:

@@ -21,8 +21,9 @@ from browserml.imagesearch import applications as apps
 from browserml.imagesearch import features as fx
 from browserml.imagesearch import search
 from browserml.imagesearch.backbones import load_backbone
+from browserml.imagesearch.state import ImageSearchState, SettingsRevertedError, lite_layer_picks
 from widgets.common import send_files
-from widgets.imagesearch import ImageSearchApp, ImageSearchState, SettingsRevertedError, lite_layer_picks
+from widgets.imagesearch import ImageSearchApp
 from widgets.thumbgrid import ThumbGrid, sprite_data_url
 
 PER_CLASS = 4  # 40 images: extraction through all of EfficientNet-Lite0 takes a few seconds
@@ -430,10 +431,10 @@ def test_the_weights_picker_never_goes_blank(gallery, cache):
 
 def test_buttons_are_labelled_in_full_with_tooltips_and_the_progress_bar_says_what_it_counts(gallery, cache):
     app = ImageSearchApp(ImageSearchState(gallery, cache=cache), show_umap=False, background=False)
-    assert assert_buttons_fit_and_explain(app.app) >= 5  # advanced, upload, random weights, UMAP, class filter
+    assert assert_buttons_fit_and_explain(app.widget) >= 5  # advanced, upload, random weights, UMAP, class filter
     assert app.class_filter.tooltips[3] == f"Show only {gallery.class_names[2]}"
     assert app.progress.description == "features" and "features extracted" in app.progress.tooltip
-    descriptions = [w.description for w in widget_tree(app.app) if getattr(w, "description", "")]
+    descriptions = [w.description for w in widget_tree(app.widget) if getattr(w, "description", "")]
     assert not [d for d in descriptions if SNAKE.search(d)], "labels a learner reads are words, not identifiers"
 
 
@@ -510,14 +511,18 @@ def test_results_show_while_the_map_computes_then_the_map_follows(gallery, cache
 # ---------------------------------------------------------------- the front ends, in a real browser
 
 _FRONT_END = r"""
-async ({ esm, state, click, boxWidth }) => {
+async ({ esm, css, state, click, boxWidth }) => {
   const handlers = {}, sent = [];
   const model = {
     get: (k) => state[k],
     set: (k, v) => { state[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); },
     save_changes: () => sent.push(state.clicked),
     on: (ev, f) => { (handlers[ev] = handlers[ev] || []).push(f); },
+    off: (ev, f) => { handlers[ev] = (handlers[ev] || []).filter((g) => g !== f); },
   };
+  const style = document.createElement("style");  // the widget's _css, as anywidget adds it to the page
+  style.textContent = css;
+  document.head.replaceChildren(style);
   const mod = await import(URL.createObjectURL(new Blob([esm], { type: "text/javascript" })));
   // like an ipywidgets Box (border-box, overflow auto) holding the widget's element
   const outer = document.createElement("div"), el = document.createElement("div");
@@ -538,9 +543,9 @@ async ({ esm, state, click, boxWidth }) => {
 """
 
 
-def _run_front_ends(runs: list[tuple[str, dict, tuple[float, float], int | None]]) -> list[dict]:
-    """Render each (esm, model state) with a stand-in model in one headless Chromium, in a box
-    ``box`` px wide (None: unsized), and click once."""
+def _run_front_ends(runs: list[tuple[str, str, dict, tuple[float, float], int | None]]) -> list[dict]:
+    """Render each (esm, css, model state) with a stand-in model in one headless Chromium, in a
+    box ``box`` px wide (None: unsized), and click once."""
     from playwright.sync_api import sync_playwright
 
     from browserml.tfjs_check import launch_chromium
@@ -550,8 +555,9 @@ def _run_front_ends(runs: list[tuple[str, dict, tuple[float, float], int | None]
         try:
             page = browser.new_page()
             page.set_content("<html><body></body></html>")
-            return [page.evaluate(_FRONT_END, {"esm": esm, "state": state, "click": list(click), "boxWidth": box})
-                    for esm, state, click, box in runs]
+            return [page.evaluate(_FRONT_END, {"esm": esm, "css": css, "state": state, "click": list(click),
+                                               "boxWidth": box})
+                    for esm, css, state, click, box in runs]
         finally:
             browser.close()
 
@@ -569,10 +575,10 @@ def test_front_ends_draw_and_report_clicks_in_chromium():
     scatter.plot(np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0]]), [0, 1, 1], ["cats", "dogs"])
     grid_out, scatter_out = in_worker_thread(_run_front_ends, [
         # tile 4 is row 1, column 1: x = 6 + 26, y = 6 + (20 + 6 + 14), plus half a tile
-        (ThumbGrid._esm, {n: getattr(grid, n) for n in ThumbGrid.class_own_traits()}, (6 + 26 + 10, 6 + 40 + 10),
+        (ThumbGrid._esm, str(ThumbGrid._css), {n: getattr(grid, n) for n in ThumbGrid.class_own_traits()}, (6 + 26 + 10, 6 + 40 + 10),
          grid.pixel_size()[0]),
         # point 1 (1, 1) is drawn at the top right corner inside the 12-pixel margin: (88, 12)
-        (Scatter._esm, {n: getattr(scatter, n) for n in Scatter.class_own_traits()}, (88 - 3, 12 + 2), None),
+        (Scatter._esm, str(Scatter._css), {n: getattr(scatter, n) for n in Scatter.class_own_traits()}, (88 - 3, 12 + 2), None),
     ])
     assert grid_out["sent"] == [-1, 4], "a click reports -1, then the tile"
     assert grid_out["pixel"][:3] == [255, 0, 0], "the sprite's red tile is drawn where tile 4 belongs"

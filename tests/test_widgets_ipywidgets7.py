@@ -152,7 +152,8 @@ def _built(make: Callable[[], Any]) -> tuple[Any, list[str]]:
 
 @pytest.fixture(scope="module")
 def polyfit():
-    from widgets.polyfit import PolyfitApp, PolyfitState
+    from browserml.polyfit.state import PolyfitState
+    from widgets.polyfit import PolyfitApp
 
     return _built(lambda: PolyfitApp(PolyfitState(seed=0)))
 
@@ -169,7 +170,8 @@ def playground():
 
 @pytest.fixture(scope="module")
 def anomaly():
-    from widgets.anomaly import AnomalyApp, AnomalyState
+    from browserml.anomaly.state import AnomalyState
+    from widgets.anomaly import AnomalyApp
 
     return _built(lambda: AnomalyApp(AnomalyState(an.ANOMAGRAM_DEFAULT.with_changes(epochs=2))))
 
@@ -185,7 +187,8 @@ def handtrack():
 def imagesearch(tmp_path_factory):
     from browserml.data.images import load_image_set
     from browserml.imagesearch import features as fx
-    from widgets.imagesearch import ImageSearchApp, ImageSearchState
+    from browserml.imagesearch.state import ImageSearchState
+    from widgets.imagesearch import ImageSearchApp
 
     full = load_image_set("FASHION200")
     gallery = full.subset(np.concatenate([full.by_class(c)[:2] for c in range(len(full.class_names))]))
@@ -197,7 +200,7 @@ APPS = ("polyfit", "playground", "anomaly", "handtrack", "imagesearch")
 
 
 def root(app: Any) -> W.Widget:
-    return getattr(app, "app", None) or app.widget
+    return app.widget  # every app has one root widget
 
 
 @pytest.mark.parametrize("name", APPS)
@@ -263,7 +266,7 @@ def test_anomaly_controls(anomaly):
     assert c.hidden[2] == 5 and c.epochs == 7 and app.progress.max == 7 and c.activation == "elu"
     click(app.remove_button)
     assert len(app.layers_box.children) == 2
-    assert [app.widget.get_title(i) for i in (0, 5)] == ["1 Composer", "6 Draw"]
+    assert [app.tabs.get_title(i) for i in (0, 5)] == ["1 Composer", "6 Draw"]
     assert app.errors.value == "" and app.output.outputs == ()
 
 

@@ -419,7 +419,7 @@ def test_text_colours_follow_the_jupyterlab_theme(app):
 
 
 def test_the_notebooks_loss_curves_read_on_both_themes_and_stay_apart():
-    from browserml import playground_plots as pp
+    from browserml.playground import plots as pp
     from browserml.figures import render_png
 
     state = pg.PlaygroundState(pg.PlaygroundConfig(n_samples=100))

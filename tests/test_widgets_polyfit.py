@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from browserml import polyfit as pf
-from widgets.polyfit import PolyfitApp, PolyfitState
+from browserml.polyfit import plots as pf_plots
+from browserml.polyfit.state import PolyfitState
+from widgets.polyfit import PolyfitApp
 
 
 @pytest.fixture
@@ -186,7 +188,7 @@ def test_title_and_counter_agree_during_streamed_updates(monkeypatch):
         titles.append(title)
         return plot_fit(*args, title=title, **kwargs)
 
-    monkeypatch.setattr(pf, "plot_fit", recording)
+    monkeypatch.setattr(pf_plots, "plot_fit", recording)  # where PolyfitState.figure looks it up
     app = PolyfitApp(PolyfitState(seed=0), redraw_every_s=0.05)
     app.iterations.value = 60
     disagreements, shown = [], []

@@ -1,20 +1,22 @@
 """Lesson 2's app: Anomagram's composer, training, threshold, inspector and drawing pad.
 
-``AnomalyState`` holds the configuration, the trainer and every derived number, with
-no widgets (tests drive it by setting values); ``AnomalyApp`` is the thin view.
+:class:`browserml.anomaly.state.AnomalyState` holds the configuration, the trainer and
+every derived number, with no widgets (tests drive it by setting values); ``AnomalyApp``
+is the thin view. ``app.widget`` is its one root widget (the six tabs, ``app.tabs``,
+above the error line and the captured output), and ``app`` as a cell's last line shows it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
 import numpy as np
 
-from browserml import anomaly as an
-from browserml import anomaly_plots as plots
+from browserml.anomaly import plots
+from browserml.anomaly.metrics import Evaluation
+from browserml.anomaly.model import ACTIVATIONS, MAX_HIDDEN_LAYERS, OPTIMIZERS, REGULARIZERS, History
+from browserml.anomaly.state import AnomalyState, Verdict
 from browserml.data import ecg5000 as ecg
 from widgets.common import (
     BackgroundJob,
@@ -33,172 +35,6 @@ from widgets.common import (
 #: The Inspect tab's "all classes" choice. Not ``None``: an ipywidgets ``Dropdown`` whose
 #: value is ``None`` has no selection and shows blank, whatever the option's label says.
 ALL_CLASSES = 0
-#: The threshold rules that read ``k`` (the others leave the k slider disabled).
-RULES_USING_K = ("mean_k_sigma",)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What the app says about one beat."""
-
-    beat: np.ndarray  # raw values
-    scaled: np.ndarray
-    reconstruction: np.ndarray
-    score: float
-    abnormal: bool
-    label: int | None = None
-
-    @property
-    def text(self) -> str:
-        verdict = "ABNORMAL" if self.abnormal else "normal"
-        truth = "" if self.label is None else f" (true class: {ecg.CLASS_NAMES.get(self.label, self.label)})"
-        return f"error {self.score:.5f} → {verdict}{truth}"
-
-
-class AnomalyState:
-    """Configuration, training and evaluation of the autoencoder, without widgets."""
-
-    def __init__(self, config: an.AutoencoderConfig = an.ANOMAGRAM_DEFAULT) -> None:
-        self.config = config
-        self.threshold_rule = "best_f1"
-        self.k = 3.0
-        self.class_filter: int | None = None
-        self._data: an.LessonData | None = None
-        self.trainer: an.Trainer | None = None
-        self.threshold: float | None = None
-        self._scores: dict[str, np.ndarray] = {}
-
-    # ---- composer
-    def configure(self, **changes: Any) -> None:
-        """Change any :class:`AutoencoderConfig` field; invalid values raise and change nothing.
-
-        Data-affecting fields re-select the training beats; any change discards the model.
-        """
-        new = self.config.with_changes(**changes)  # validates
-        if {"train_size", "abnormal_share", "split", "val_fraction", "seed"} & set(changes):
-            an.prepare_data(new)  # surface data errors (e.g. too many beats asked) before committing
-            self._data = None
-        self.config = new
-        self.trainer, self.threshold, self._scores = None, None, {}
-
-    def add_layer(self, units: int = 4) -> None:
-        self.configure(hidden=(*self.config.hidden, units))
-
-    def remove_layer(self) -> None:
-        if len(self.config.hidden) <= 1:
-            raise ValueError("the encoder needs at least one hidden layer")
-        self.configure(hidden=self.config.hidden[:-1])
-
-    def set_units(self, index: int, units: int) -> None:
-        hidden = list(self.config.hidden)
-        hidden[index] = int(units)
-        self.configure(hidden=tuple(hidden))
-
-    @property
-    def data(self) -> an.LessonData:
-        if self._data is None:
-            self._data = an.prepare_data(self.config)
-        return self._data
-
-    # ---- training
-    def train(self, on_epoch=None) -> an.History:
-        """Train (or resume after :meth:`pause`) up to ``config.epochs``."""
-        if self.trainer is None:
-            self.trainer = an.Trainer(self.config, self.data)
-        self._scores = {}
-        history = self.trainer.train(on_epoch)
-        self.refresh()
-        return history
-
-    def pause(self) -> None:
-        if self.trainer is not None:
-            self.trainer.pause()
-
-    def _require_model(self) -> an.Trainer:
-        if self.trainer is None or not self.trainer.epochs_done:
-            raise RuntimeError("train the autoencoder first")
-        return self.trainer
-
-    def refresh(self) -> None:
-        """Recompute scores of every part and the automatic threshold."""
-        trainer = self._require_model()
-        split = self.data.split
-        self._scores = {"train": trainer.scores(self.data.train.x), "val": trainer.scores(split.val.x),
-                        "test": trainer.scores(split.test.x)}
-        self.threshold = self.auto_threshold()
-
-    def scores(self, part: str) -> np.ndarray:
-        if not self._scores:
-            self.refresh()
-        return self._scores[part]
-
-    # ---- threshold and metrics
-    def auto_threshold(self) -> float:
-        """The rule's threshold, from validation (best F1) or training errors (mean+kσ)."""
-        return an.choose_threshold(self.threshold_rule, self.scores("val"), self.data.split.val.y,
-                                   self.scores("train"), self.k)
-
-    def set_rule(self, rule: str, k: float | None = None) -> None:
-        if rule not in an.THRESHOLD_RULES:
-            raise ValueError(f"threshold rule must be one of {an.THRESHOLD_RULES}, got {rule!r}")
-        self.threshold_rule = rule
-        if k is not None:
-            self.k = float(k)
-        if self.trainer is not None and self.trainer.epochs_done:
-            self.threshold = self.auto_threshold()
-
-    @property
-    def uses_k(self) -> bool:
-        """Whether the current rule reads ``k`` (mean + kσ does; best F1 does not)."""
-        return self.threshold_rule in RULES_USING_K
-
-    def set_threshold(self, value: float) -> None:
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"threshold must be a finite number >= 0, got {value!r}")
-        self._require_model()
-        self.threshold = float(value)
-
-    def evaluation(self) -> an.Evaluation:
-        """Test-set metrics at the current threshold."""
-        self._require_model()
-        return an.evaluate(self.scores("test"), self.data.split.test.y, self.threshold)
-
-    def report(self) -> an.Report:
-        """Autoencoder vs PCA vs IsolationForest, thresholds chosen by the current rule."""
-        return an.compare(self._require_model(), self.threshold_rule, self.k)
-
-    # ---- inspector and drawing
-    def beat_choices(self) -> list[int]:
-        """Test-beat indices, all or of the filtered class."""
-        y = self.data.split.test.y
-        idx = np.flatnonzero(y == self.class_filter) if self.class_filter is not None else np.arange(len(y))
-        return idx.tolist()
-
-    def set_class_filter(self, cls: int | None) -> None:
-        if cls is not None and cls not in ecg.CLASS_NAMES:
-            raise ValueError(f"class must be one of {sorted(ecg.CLASS_NAMES)} or None, got {cls!r}")
-        self.class_filter = cls
-        if not self.beat_choices():
-            raise ValueError(f"empty selection: the test set has no beats of class {cls}")
-
-    def judge(self, beat: np.ndarray, label: int | None = None) -> Verdict:
-        trainer = self._require_model()
-        scaled = self.data.scaler.transform(beat)
-        recon = trainer.model.predict(scaled, verbose=0)[0]
-        score = float(np.mean((recon - scaled[0]) ** 2))
-        return Verdict(np.asarray(beat, np.float32), scaled[0], recon, score, score > self.threshold, label)
-
-    def inspect(self, index: int) -> Verdict:
-        test = self.data.split.test
-        if not 0 <= index < test.n:
-            raise IndexError(f"beat index must be in 0..{test.n - 1}, got {index}")
-        return self.judge(test.x[index], int(test.y[index]))
-
-    def judge_drawing(self, points: list[float]) -> Verdict:
-        return self.judge(an.beat_from_drawing(points))
-
-    def export(self, out_dir: str | Path) -> Path:
-        return an.export_anomaly(self._require_model(), self.threshold, out_dir, self.threshold_rule)
 
 
 # --------------------------------------------------------------------------- view
@@ -215,7 +51,7 @@ def confusion_html(confusion: np.ndarray) -> str:
             "</tbody></table>")
 
 
-def metrics_html(ev: an.Evaluation) -> str:
+def metrics_html(ev: Evaluation) -> str:
     """Test-set metrics (one per row, in words), the confusion matrix and the share of
     each class flagged, side by side and top-aligned (a flex row would stretch them)."""
     metrics = html_table([{"metric": readable_header(k), "value": v} for k, v in ev.metrics.items()])
@@ -239,10 +75,10 @@ class AnomalyApp:
         self.add_button = W.Button(description="+ layer", layout=W.Layout(width="90px"))
         self.remove_button = W.Button(description="− layer", layout=W.Layout(width="90px"))
         self.latent = s(W.IntSlider, value=c.latent, min=1, max=16, description="latent size")
-        self.activation = W.Dropdown(options=an.ACTIVATIONS, value=c.activation, description="activation")
-        self.optimizer = W.Dropdown(options=an.OPTIMIZERS, value=c.optimizer, description="optimizer")
+        self.activation = W.Dropdown(options=ACTIVATIONS, value=c.activation, description="activation")
+        self.optimizer = W.Dropdown(options=OPTIMIZERS, value=c.optimizer, description="optimizer")
         self.lr = s(W.FloatLogSlider, value=c.learning_rate, base=10, min=-4, max=0, description="learning rate")
-        self.regularizer = W.Dropdown(options=an.REGULARIZERS, value=c.regularizer, description="regularizer")
+        self.regularizer = W.Dropdown(options=REGULARIZERS, value=c.regularizer, description="regularizer")
         self.reg_rate = s(W.FloatLogSlider, value=c.regularizer_rate, base=10, min=-6, max=-1,
                           description="regularizer rate")
         self.batch = s(W.IntSlider, value=c.batch_size, min=8, max=512, step=8, description="batch size")
@@ -287,7 +123,7 @@ class AnomalyApp:
 
         self._wire()
         self._render_layers()
-        self.widget = W.Tab(children=[
+        self.tabs = W.Tab(children=[
             W.VBox([W.HTML("<b>Encoder hidden layers</b> (the decoder mirrors them)"), self.layers_box,
                     W.HBox([self.add_button, self.remove_button]), self.latent, self.activation, self.optimizer,
                     self.lr, self.regularizer, self.reg_rate, self.batch, self.epochs, self.train_size,
@@ -302,15 +138,15 @@ class AnomalyApp:
                     self.judge_button, self.drawn_text, self.drawn_plot]),
         ])
         for i, title in enumerate(["1 Composer", "2 Train", "3 Threshold", "4 Latent", "5 Inspect", "6 Draw"]):
-            self.widget.set_title(i, title)
-        self.app = W.VBox([self.widget, self.errors, self.output])
-        explain_labels(self.app)
+            self.tabs.set_title(i, title)
+        self.widget = W.VBox([self.tabs, self.errors, self.output])
+        explain_labels(self.widget)
         self._draw_losses()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.app)
+        display(self.widget)
 
     # ---- wiring
     def _wire(self) -> None:
@@ -351,7 +187,7 @@ class AnomalyApp:
         self.layers_box.children = boxes
         explain_labels(*boxes)
         self.remove_button.disabled = len(boxes) <= 1
-        self.add_button.disabled = len(boxes) >= an.MAX_HIDDEN_LAYERS
+        self.add_button.disabled = len(boxes) >= MAX_HIDDEN_LAYERS
 
     def _configure_units(self, index: int, units: int) -> None:
         self.state.set_units(index, units)
@@ -380,7 +216,7 @@ class AnomalyApp:
 
     def _draw_losses(self) -> None:
         t = self.state.trainer
-        h = t.history if t is not None else an.History()
+        h = t.history if t is not None else History()
         show_figure(self.loss_plot, plots.loss_curves(h.loss, h.val_loss))
 
     # ---- results

@@ -16,8 +16,18 @@
  * Protocol (custom messages, which unlike traits never bloat the saved notebook):
  *   page -> kernel: hello, need {request, names}, progress {id, epoch, loss}, result {id, ...}
  *   kernel -> page: run {id, ...}, fit {id, ...}, files {reply_to, names, error} + bytes
+ * The kind names are in KIND below and in browserml/inbrowser/protocol.py (the kernel's
+ * side of the protocol); tests/test_inbrowser_protocol.py checks that the two agree.
  * The work runs in initialize (once per model, not per view); views only show `status`.
  */
+
+/** Every message kind, by direction: the one place this file names them. */
+const KIND = Object.freeze({
+  // page -> kernel
+  HELLO: 'hello', NEED: 'need', PROGRESS: 'progress', RESULT: 'result',
+  // kernel -> page
+  RUN: 'run', FIT: 'fit', FILES: 'files',
+});
 
 const G = (globalThis.__browserml = globalThis.__browserml || { tfjs: {}, wasm: {}, queue: Promise.resolve() });
 
@@ -79,7 +89,7 @@ function makeChannel(model) {
   const pending = new Map();
   let counter = 0;
   function onMessage(msg, buffers) {
-    if (msg && msg.kind === 'files' && pending.has(msg.reply_to)) {
+    if (msg && msg.kind === KIND.FILES && pending.has(msg.reply_to)) {
       const { resolve, reject } = pending.get(msg.reply_to);
       pending.delete(msg.reply_to);
       if (msg.error) reject(new Error(msg.error));
@@ -89,7 +99,7 @@ function makeChannel(model) {
   function requestFiles(names, ms) {
     const request = `${Date.now()}-${++counter}`;
     const answer = new Promise((resolve, reject) => pending.set(request, { resolve, reject }));
-    model.send({ kind: 'need', request: request, names: names });
+    model.send({ kind: KIND.NEED, request: request, names: names });
     return withTimeout(answer, ms, `waiting for the kernel to send ${names.join(', ')} (is it busy?)`)
       .finally(() => pending.delete(request));
   }
@@ -197,7 +207,7 @@ function packOutputs(results) {
 async function handleRun(model, msg, buffers, source) {
   const loaded = await getTf(model, source);
   const { tf } = loaded;
-  const reply = { kind: 'result', id: msg.id, job: 'run', delivery: loaded.how, tfjs_load_ms: loaded.load_ms,
+  const reply = { kind: KIND.RESULT, id: msg.id, job: KIND.RUN, delivery: loaded.how, tfjs_load_ms: loaded.load_ms,
                   tfjs_version: tf.version.tfjs, delivery_errors: loaded.errors, results: [] };
   if (msg.backends.includes('wasm')) {
     try { reply.wasm = await prepareWasm(loaded, source); } catch (err) { reply.wasm_error = errorText(err); }
@@ -235,14 +245,14 @@ async function handleFit(model, msg, buffers, source) {
     x: { shape: msg.x.shape, data: typed(msg.x, buffers) }, y: { shape: msg.y.shape, data: typed(msg.y, buffers) },
     epochs: msg.epochs, batchSize: msg.batch_size, optimizer: msg.optimizer, learningRate: msg.learning_rate,
     loss: msg.loss, shuffle: msg.shuffle, timeoutMs: 1000 * msg.timeout_s,
-    onEpoch: (epoch, loss) => model.send({ kind: 'progress', id: msg.id, epoch: epoch, loss: loss }),
+    onEpoch: (epoch, loss) => model.send({ kind: KIND.PROGRESS, id: msg.id, epoch: epoch, loss: loss }),
   });
   const out = [];
   const weights = (r.weights || []).map((w) => {
     out.push(w.data instanceof Float32Array ? w.data : Float32Array.from(w.data));
     return { name: w.name, shape: w.shape, dtype: 'float32', buffer: out.length - 1 };
   });
-  const reply = Object.assign({ kind: 'result', id: msg.id, job: 'fit', delivery: loaded.how,
+  const reply = Object.assign({ kind: KIND.RESULT, id: msg.id, job: KIND.FIT, delivery: loaded.how,
                                 tfjs_version: tf.version.tfjs }, r, { weights: r.weights ? weights : null });
   return { reply, buffers: out };
 }
@@ -250,7 +260,7 @@ async function handleFit(model, msg, buffers, source) {
 /** Run one job; always answer, in words when it failed, and never block the page queue
  * for longer than the job's own timeout. */
 function enqueue(model, msg, buffers, source) {
-  const handler = msg.kind === 'fit' ? handleFit : handleRun;
+  const handler = msg.kind === KIND.FIT ? handleFit : handleRun;
   const budgetMs = 1000 * (model.get('load_timeout_s') + msg.timeout_s * Math.max(1, (msg.backends || [1]).length)) + 5000;
   const task = G.queue.then(() => withTimeout(handler(model, msg, buffers, source), budgetMs, `running job ${msg.id}`));
   G.queue = task.catch(() => {});
@@ -265,7 +275,7 @@ function enqueue(model, msg, buffers, source) {
     },
     (err) => {
       setStatus(model, 'error: ' + errorText(err));
-      model.send({ kind: 'result', id: msg.id, job: msg.kind, error: errorText(err) });
+      model.send({ kind: KIND.RESULT, id: msg.id, job: msg.kind, error: errorText(err) });
     },
   );
 }
@@ -278,8 +288,8 @@ export default {
     const seen = new Set();
     const onCustom = (msg, buffers) => {
       if (!msg) return;
-      if (msg.kind === 'files') { channel.onMessage(msg, buffers); return; }
-      if ((msg.kind === 'run' || msg.kind === 'fit') && !seen.has(msg.id)) {
+      if (msg.kind === KIND.FILES) { channel.onMessage(msg, buffers); return; }
+      if ((msg.kind === KIND.RUN || msg.kind === KIND.FIT) && !seen.has(msg.id)) {
         seen.add(msg.id);
         enqueue(model, msg, buffers || [], source);
       }
@@ -287,7 +297,7 @@ export default {
     model.on('msg:custom', onCustom);
     const { baseUrl, serverRoot } = pageConfig();
     model.send({
-      kind: 'hello',
+      kind: KIND.HELLO,
       tfjs_cached: Boolean(G.tfjs[model.get('bundle_id')]),
       files_url: source.filesBase,
       base_url: baseUrl,

@@ -18,8 +18,10 @@ differ, the difference lives here, in one helper each (:func:`uploaded_files`,
 :func:`clear_upload`, :func:`send_files`, :func:`border_below`), and nowhere else.
 What needs no helper, because both versions take it alike: ``Button`` and
 ``ToggleButton`` ``tooltip=``, ``Tab.set_title``, ``Output.capture``, every other
-``Layout`` key and ``style`` key the apps use, and anywidget's ``_esm`` string,
-``send``/``on_msg`` and ``initialize``/``render`` (anywidget 0.9 on Colab, 0.11 here).
+``Layout`` key and ``style`` key the apps use, and anywidget's ``_esm`` string, its
+``_css`` path, ``send``/``on_msg`` and ``initialize``/``render`` (anywidget 0.9 on Colab,
+0.11 here). The front ends themselves are files, ``widgets/js/<name>.js`` and ``.css``,
+read by :func:`front_end`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ipywidgets as W
 from ipywidgets.widgets.widget_description import DescriptionWidget
@@ -56,16 +59,30 @@ ERROR_INK = "var(--jp-error-color1, #b00020)"
 PHOTO_CLASS = "browserml-photo"
 #: Hairlines and borders.
 RULE = "var(--jp-border-color2, #ddd)"
-#: For anywidget front ends that draw on a canvas, which cannot use ``var()``: prepend to
-#: the ``_esm`` and call ``themed(el, "--jp-ui-font-color1", "#333")`` at each draw.
-THEMED_JS = r"""
-// JupyterLab's theme colour `name` as the page has it now (light or dark), or `fallback`
-// where the page has no --jp-* variables (Colab, VS Code). A canvas cannot use var().
-function themed(el, name, fallback) {
-  const value = getComputedStyle(el).getPropertyValue(name).trim();
-  return value || fallback;
-}
-"""
+#: Where the anywidget front ends live: one ES module per widget (``<name>.js``, whose
+#: ``render`` returns a cleanup function) and its styles (``<name>.css``).
+JS_DIR = Path(__file__).with_name("js")
+
+
+def _js_text(name: str) -> str:
+    return (JS_DIR / name).read_text(encoding="utf-8")
+
+
+#: ``theme.js``: ``themed(el, "--jp-ui-font-color1", "#333")``, the theme colour a canvas
+#: draws with (a canvas cannot use ``var()``). :func:`front_end` inlines it where it is used.
+THEMED_JS = _js_text("theme.js")
+
+
+def front_end(name: str) -> str:
+    """The ES module text of the front end ``widgets/js/<name>.js``, for an anywidget's ``_esm``.
+
+    A front end that calls ``themed(...)`` gets ``theme.js`` inlined before it: anywidget
+    loads ``_esm`` from a blob URL, where an ``import "./theme.js"`` has nothing to resolve
+    against, so the shared helper travels as text. Its styles go in ``_css`` as a path
+    (``JS_DIR / "<name>.css"``), which anywidget 0.9 (Colab) and 0.11 both read.
+    """
+    source = _js_text(f"{name}.js")
+    return THEMED_JS + source if "themed(" in source else source
 
 
 def figure_image(**layout: Any) -> W.Image:
@@ -178,6 +195,133 @@ class BackgroundJob:
     def join(self, timeout: float | None = None) -> None:
         if self.thread is not None:
             self.thread.join(timeout)
+
+
+S = TypeVar("S")
+
+
+class LatestWins(Generic[S]):
+    """Run ``job(settings)`` off the kernel's thread, one job at a time, where only the
+    newest settings matter.
+
+    Why: a learner moves a slider or clicks through pickers faster than a model loads or
+    features are extracted. Queueing every change would replay each stale setting in
+    turn (the app lags by minutes behind the hand that moved it); running them side by
+    side would race on the lesson's state. So while a job runs, :meth:`submit` only
+    remembers the newest settings (an earlier one still waiting is dropped, never run);
+    when the job ends, that newest one runs next in the same thread, and the worker goes
+    idle only when nothing waits. Lessons 3 and 4 use it for everything slow.
+
+    The settings and result of the last job that ran to the end are memoised
+    (:attr:`settings`, :attr:`result`): submitting the same settings again while idle
+    runs nothing. A failed job forgets the memo, since what it left on screen is unknown.
+
+    A failure is reported once no newer settings wait (a stale failure is not worth a
+    learner's attention): to ``on_error(err)`` when given (it may re-raise), else raised.
+    Whatever escapes in the background thread lands in ``errors`` in words, as
+    :class:`BackgroundJob` does (``Output.capture`` does not reach across threads); run
+    in the caller's thread it propagates to the caller, whose ``guarded`` callback shows it.
+
+    ``on_busy(True)`` runs before a job that is not ``quick`` starts, and
+    ``on_busy(False)`` when the worker goes idle again, under the worker's lock, so that a
+    :meth:`submit` arriving meanwhile sees the worker busy or idle, never in between (the
+    apps disable their controls with it). ``background=False`` runs jobs in the caller's
+    thread (tests, scripts).
+    """
+
+    def __init__(self, job: Callable[[S], Any], *, errors: W.HTML | None = None,
+                 on_busy: Callable[[bool], Any] | None = None,
+                 on_error: Callable[[BaseException], Any] | None = None, background: bool = True) -> None:
+        self.job = job
+        self.errors = errors
+        self.on_busy = on_busy
+        self.on_error = on_error
+        self.background = background
+        self.thread: threading.Thread | None = None
+        self.settings: S | None = None  # of the last job that ran to the end (the memo) ...
+        self.result: Any = None  # ... and what it returned
+        self._memo = False  # whether settings/result hold a finished job's
+        self._busy = False
+        self._waiting: tuple[S] | None = None  # the newest settings submitted while busy
+        self._lock = threading.RLock()  # re-entrant: on_busy(False) runs under it
+
+    @property
+    def running(self) -> bool:
+        """Whether a job is running (in any thread) or settings wait to run."""
+        with self._lock:
+            return self._busy
+
+    def submit(self, settings: S, *, quick: bool = False) -> bool:
+        """Ask for ``job(settings)``; returns False when nothing will run (these are the
+        memoised settings and no job is running), else True.
+
+        While a job runs, ``settings`` wait to run after it, replacing any waiting before
+        them. Otherwise the job starts at once: in a background thread, or in the
+        caller's thread when the worker was built with ``background=False`` or when
+        ``quick`` (the caller knows it is cheap now, its slow parts memoised elsewhere: no
+        thread, no ``on_busy``, so nothing flickers).
+        """
+        with self._lock:
+            if self._busy:
+                self._waiting = (settings,)
+                return True
+            if self._memo and bool(self.settings == settings):
+                return False
+            self._busy = True
+        announce = not quick
+        if announce and self.on_busy is not None:
+            self.on_busy(True)
+        if quick or not self.background:
+            self._run(settings, announce)
+            return True
+        previous = self.thread
+        if previous is not None and previous is not threading.current_thread():
+            previous.join()  # it went idle and is past its last step: let it report before the next starts
+        self.thread = threading.Thread(target=self._in_background, args=(settings, announce), daemon=True)
+        self.thread.start()
+        return True
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the background thread, and so for every settings waiting (tests, scripts)."""
+        if self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join(timeout)
+
+    def _in_background(self, settings: S, announce: bool) -> None:
+        if self.errors is not None:
+            self.errors.value = ""
+        try:
+            self._run(settings, announce)
+        except Exception as err:  # shown to the learner, never swallowed
+            if self.errors is None:
+                raise
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            self.errors.value = error_html(RuntimeError(last))
+
+    def _run(self, settings: S, announce: bool) -> None:
+        """Run the job, then whatever settings arrived meanwhile, newest only; then report."""
+        while True:
+            failure: BaseException | None = None
+            try:
+                result = self.job(settings)
+            except Exception as err:  # noqa: BLE001  (reported below, once no newer settings wait)
+                failure = err
+            with self._lock:
+                if failure is None:
+                    self.settings, self.result, self._memo = settings, result, True
+                else:
+                    self.settings, self.result, self._memo = None, None, False
+                if self._waiting is not None:
+                    (settings,), self._waiting = self._waiting, None
+                    continue
+                self._busy = False
+                if announce and self.on_busy is not None:
+                    self.on_busy(False)
+            break
+        if failure is None:
+            return
+        if self.on_error is None:
+            raise failure
+        self.on_error(failure)
 
 
 class Throttle:

@@ -1,6 +1,6 @@
 """Lesson 5's app: TensorFlow Playground, laid out like playground.tensorflow.org.
 
-:class:`browserml.playground.PlaygroundState` holds every setting, the data and the
+:class:`browserml.playground.state.PlaygroundState` holds every setting, the data and the
 ``tf_keras`` network; :class:`PlaygroundApp` is the thin view:
 
 - top bar: reset, play/pause, step, the epoch counter, learning rate, activation,
@@ -46,6 +46,7 @@ import numpy as np
 
 from browserml import playground as pg
 from browserml.figures import NEUTRAL
+from browserml.playground.state import PlaygroundState
 from widgets.common import (
     INK,
     INK_SOFT,
@@ -393,8 +394,8 @@ class PlaygroundApp:
     """playground.tensorflow.org as ipywidgets (see the module docstring for which
     controls pause training first and which apply live)."""
 
-    def __init__(self, state: pg.PlaygroundState | None = None, redraw_every_s: float = 0.1) -> None:
-        self.state = state or pg.PlaygroundState()
+    def __init__(self, state: PlaygroundState | None = None, redraw_every_s: float = 0.1) -> None:
+        self.state = state or PlaygroundState()
         self.redraw_every_s = redraw_every_s
         #: ``play`` trains until paused; a number stops it after that many epochs (tests use it).
         self.max_epochs: int | None = None

@@ -3,9 +3,9 @@
 ConvNet Playground's gallery is the thing a learner clicks most. Two hundred
 ``ipywidgets.Image`` buttons would mean two hundred widget models and round trips;
 here the whole grid is one PNG *sprite* (every tile side by side, sent once as a data
-URL) drawn on a canvas by ~50 lines of plain JS: no CDN, no build step. Borders
-(the query, green/red for same/other class) and captions (distances) are small lists,
-so re-highlighting never resends pixels.
+URL) drawn on a canvas by ~50 lines of plain JS, ``widgets/js/thumbgrid.js``: no CDN,
+no build step. Borders (the query, green/red for same/other class) and captions
+(distances) are small lists, so re-highlighting never resends pixels.
 
 Clicking tile ``i`` sets ``clicked`` to ``i`` (tile position, not a dataset index: the
 app maps it). The front end sends ``-1`` first, so clicking the same tile twice still
@@ -23,84 +23,19 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Sequence
 
 import anywidget
 import numpy as np
 import traitlets
 
-from widgets.common import THEMED_JS
+from widgets.common import JS_DIR, front_end
 
-CAPTION_H = 14  # px under each tile row when there are captions (put into the JS below)
-
-_ESM = THEMED_JS + r"""
-export default {
-  render({ model, el }) {
-    const canvas = document.createElement("canvas");
-    // a block (no baseline gap below) that never overflows its box: box-sizing makes
-    // max-width count the whole element, and height follows the width it gets
-    Object.assign(canvas.style, { cursor: "pointer", display: "block", boxSizing: "border-box",
-                                  maxWidth: "100%", height: "auto", margin: "0", padding: "0", border: "0" });
-    const ctx = canvas.getContext("2d");
-    const sprite = new Image();
-    function layout() {
-      const t = model.get("tile"), cols = Math.max(1, model.get("columns")), n = model.get("count");
-      const capH = model.get("captions").length ? CAPTION_H : 0, GAP = model.get("gap");
-      return { t, cols, n, capH, GAP, rows: Math.ceil(n / cols) };
-    }
-    function origin(i, L) {
-      return [L.GAP + (i % L.cols) * (L.t + L.GAP), L.GAP + Math.floor(i / L.cols) * (L.t + L.GAP + L.capH)];
-    }
-    function draw() {
-      const L = layout();  // the same sizes as ThumbGrid.pixel_size() in Python
-      canvas.width = L.cols * (L.t + L.GAP) + L.GAP;
-      canvas.height = Math.max(1, L.rows * (L.t + L.GAP + L.capH) + L.GAP);
-      ctx.clearRect(0, 0, canvas.width, canvas.height);
-      const colors = {}, given = model.get("colors");
-      model.get("highlighted").forEach((i, j) => { colors[i] = given[j] || "#1f77b4"; });
-      const caps = model.get("captions"), ink = themed(el, "--jp-ui-font-color1", "#333");  // light or dark theme
-      ctx.font = "11px sans-serif"; ctx.textAlign = "center";
-      for (let i = 0; i < L.n; i++) {
-        const [x, y] = origin(i, L);
-        if (sprite.complete && sprite.naturalWidth) {
-          ctx.drawImage(sprite, (i % L.cols) * L.t, Math.floor(i / L.cols) * L.t, L.t, L.t, x, y, L.t, L.t);
-        }
-        if (colors[i]) {
-          ctx.lineWidth = 4; ctx.strokeStyle = colors[i];
-          ctx.strokeRect(x - 2, y - 2, L.t + 4, L.t + 4);
-        }
-        if (caps[i]) { ctx.fillStyle = ink; ctx.fillText(caps[i], x + L.t / 2, y + L.t + 12); }
-      }
-    }
-    function tileAt(ev) {
-      const L = layout(), r = canvas.getBoundingClientRect();
-      const px = (ev.clientX - r.left) * canvas.width / r.width, py = (ev.clientY - r.top) * canvas.height / r.height;
-      const col = Math.floor((px - L.GAP / 2) / (L.t + L.GAP));
-      const row = Math.floor((py - L.GAP / 2) / (L.t + L.GAP + L.capH));
-      const i = row * L.cols + col;
-      return col >= 0 && col < L.cols && row >= 0 && i < L.n ? i : -1;
-    }
-    canvas.addEventListener("click", (ev) => {
-      const i = tileAt(ev);
-      if (i < 0) return;
-      model.set("clicked", -1); model.save_changes();  // so a second click on the same tile reports again
-      model.set("clicked", i); model.save_changes();
-    });
-    canvas.addEventListener("mousemove", (ev) => {
-      const i = tileAt(ev), tips = model.get("tooltips");
-      canvas.title = i >= 0 && tips[i] ? tips[i] : "";
-    });
-    sprite.onload = draw;
-    function load() { sprite.src = model.get("sprite"); draw(); }
-    model.on("change:sprite", load);
-    for (const name of ["tile", "columns", "gap", "count", "highlighted", "colors", "captions"]) {
-      model.on("change:" + name, draw);
-    }
-    load();
-    el.appendChild(canvas);
-  }
-};
-""".replace("CAPTION_H", str(CAPTION_H))
+#: px under each tile row when there are captions: read from the front end's own
+#: ``const CAPTION_H = ...;`` line, so Python's :meth:`ThumbGrid.pixel_size` and the JS agree.
+CAPTION_H = int(re.search(r"^const CAPTION_H = (\d+);", (JS_DIR / "thumbgrid.js").read_text(encoding="utf-8"),
+                          re.MULTILINE).group(1))
 
 
 def sprite_data_url(images: np.ndarray, tile: int, columns: int) -> str:
@@ -136,7 +71,8 @@ class ThumbGrid(anywidget.AnyWidget):
     show on hover.
     """
 
-    _esm = _ESM
+    _esm = front_end("thumbgrid")
+    _css = JS_DIR / "thumbgrid.css"
     sprite = traitlets.Unicode("").tag(sync=True)
     tile = traitlets.Int(56).tag(sync=True)
     columns = traitlets.Int(10).tag(sync=True)

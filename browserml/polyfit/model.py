@@ -1,12 +1,10 @@
-"""Lesson 1: fitting a polynomial with TensorFlow's Ops API, the way the talk does in TF.js.
+"""Lesson 1's data, model and training: the talk's Ops API program in Python TensorFlow.
 
-The talk's first demo is TF.js at its lowest level: three ``tf.variable`` scalars a, b,
-c, a function ``f(x) = a·x² + b·x + c`` written with ops, a mean-squared-error loss,
-and ``optimizer.minimize`` in a loop. This module is that program in Python
-TensorFlow, for any degree, with two interchangeable training loops
-(``optimizer.minimize`` and an explicit ``GradientTape``) and the closed-form
-least-squares answer to check both against. The fitted polynomial is exported as a
-TF.js graph model with a standalone page that plots it.
+Three (or more) ``tf.Variable`` scalars, ``f(x) = a·x² + b·x + c`` written with ops, a
+mean-squared-error loss and SGD in a loop, with two interchangeable training loops
+(``optimizer.minimize`` and an explicit ``GradientTape``), the closed-form
+least-squares answer to check both against, and the coefficient table that compares
+them. TensorFlow loads on first use, not on import.
 
 Coefficients are always ordered highest power first (``a, b, c`` for ``a·x²+b·x+c``),
 the same order as ``numpy.polyfit``.
@@ -18,13 +16,10 @@ import string
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from browserml.errors import BadInput, finite_float
-from browserml.inbrowser import BrowserRequest
-from browserml.paths import TEMPLATES_DIR
 
 TrainMethod = str  # "minimize" | "tape"
 METHODS: tuple[str, ...] = ("minimize", "tape")
@@ -297,127 +292,7 @@ def gradient(coeffs: Sequence[float], data: PolyData) -> np.ndarray:
     return 2.0 * residual @ powers / len(x)
 
 
-# --------------------------------------------------------------------------- export
-
-_PAGE_TEMPLATE = TEMPLATES_DIR / "polynomial_index.html"
-
-
-def serving_module(coeffs: Sequence[float]):
-    """A ``tf.Module`` whose ``serve`` signature is ``{x: [n]} -> {y: [n]}``."""
-    tf = _tf()
-    coeffs = [float(c) for c in coeffs]
-    _check_degree(len(coeffs) - 1)
-
-    class PolynomialModule(tf.Module):
-        def __init__(self) -> None:
-            super().__init__(name="polynomial")
-            self.coeffs = tf.Variable(coeffs, dtype=tf.float32, name="coeffs")
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
-        def serve(self, x):
-            y = tf.zeros_like(x) + self.coeffs[0]
-            for k in range(1, len(coeffs)):
-                y = y * x + self.coeffs[k]
-            return {"y": y}
-
-    return PolynomialModule()
-
-
-def export_polynomial(
-    coeffs: Sequence[float],
-    out_dir: str | Path,
-    data: PolyData | None = None,
-    x_range: tuple[float, float] = (-1.0, 1.0),
-    grid_points: int = 101,
-) -> Path:
-    """Export the fitted polynomial as a TF.js graph model with its ``index.html`` page.
-
-    ``browserml.json`` records the coefficients and the grid the page plots on, so a
-    test can compare the page's predictions with ``numpy.polyval`` on that grid.
-    """
-    from browserml.export import export_graph_model
-
-    coeffs = [float(c) for c in coeffs]
-    if not all(np.isfinite(coeffs)):
-        raise BadInput(f"coefficients must be finite, got {coeffs}")
-    module = serving_module(coeffs)
-    names = coefficient_names(len(coeffs) - 1)
-    terms = " + ".join(f"{n}·x^{len(coeffs) - 1 - i}" for i, n in enumerate(names))
-    extra: dict = {
-        "coefficients": dict(zip(names, coeffs)),
-        "coefficient_order": "highest power first",
-        "grid": {"start": float(x_range[0]), "stop": float(x_range[1]), "num": int(grid_points)},
-    }
-    if data is not None:
-        extra["data"] = {"x": data.x.astype(float).round(6).tolist(), "y": data.y.astype(float).round(6).tolist()}
-    return export_graph_model(
-        module.serve,
-        out_dir,
-        module=module,
-        task="polynomial-regression",
-        parity_inputs={"x": np.linspace(x_range[0], x_range[1], 11, dtype=np.float32)},
-        title="Polynomial fitted with TensorFlow's Ops API",
-        description=f"f(x) = {terms}, fitted by SGD in browserml lesson 1 and exported as a TF.js graph model.",
-        extra=extra,
-        extra_files={"index.html": _PAGE_TEMPLATE.read_text(encoding="utf-8")},
-    )
-
-
-def grid_predictions(export_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """The grid an export's page plots on, and ``numpy.polyval`` of its coefficients there."""
-    from browserml.export import read_manifest
-
-    extra = read_manifest(export_dir).extra
-    grid = extra["grid"]
-    xs = np.linspace(grid["start"], grid["stop"], grid["num"], dtype=np.float32)
-    coeffs = list(extra["coefficients"].values())
-    return xs, np.polyval(coeffs, xs.astype(np.float64))
-
-
-def browser_request(export_dir: str | Path, n: int | None = None) -> BrowserRequest:
-    """What ``run_in_browser`` needs to run this export in the learner's page: ``x`` on
-    the grid its page plots (``n`` points across the same range; default the page's
-    own count), and ``numpy.polyval`` of the exported coefficients as Python's answer,
-    in float64 on the very float32 ``x`` the page gets."""
-    from browserml.export import read_manifest
-
-    extra = read_manifest(export_dir).extra
-    if "coefficients" not in extra or "grid" not in extra:
-        raise BadInput(f"{export_dir} is not a lesson-1 polynomial export "
-                         "(browserml.json has no coefficients or grid)")
-    grid = extra["grid"]
-    num = int(grid["num"] if n is None else n)
-    if num < 1:
-        raise BadInput(f"n must be at least 1, got {num}")
-    coeffs = [float(c) for c in extra["coefficients"].values()]
-    xs = np.linspace(grid["start"], grid["stop"], num, dtype=np.float32)
-    return {"inputs": {"x": xs},
-            "reference": lambda d: {"y": np.polyval(coeffs, np.asarray(d["x"], dtype=np.float64))}}
-
-
-# --------------------------------------------------------------------------- pictures
-
-
-def plot_fit(data: PolyData, coeffs: Sequence[float] | None = None, losses: Sequence[float] | None = None,
-             title: str = ""):
-    """Data and the current fit, beside the loss curve (a matplotlib ``Figure``, no pyplot,
-    so it is safe to draw from a widget's training thread)."""
-    from browserml.figures import new_figure
-
-    fig = new_figure(9, 3.4)
-    ax, ax_loss = fig.subplots(1, 2, width_ratios=[3, 2])
-    ax.scatter(data.x, data.y, s=10, alpha=0.6, label="data", color="tab:blue")
-    grid = np.linspace(float(data.x.min()), float(data.x.max()), 200)
-    ax.plot(grid, np.polyval(data.target_coeffs, grid), "--", color="gray", label="true polynomial")
-    if coeffs is not None:
-        ax.plot(grid, np.polyval(coeffs, grid), color="tab:orange", lw=2, label="current fit")
-    ax.set(xlabel="x", ylabel="y", title=title or "data and fit")
-    ax.legend(loc="best", fontsize=8)
-    if losses:
-        ax_loss.plot(np.arange(1, len(losses) + 1), losses, color="tab:red")
-        ax_loss.set_yscale("log")
-    ax_loss.set(xlabel="iteration", ylabel="MSE loss", title="loss")
-    return fig
+# --------------------------------------------------------------------------- evaluation
 
 
 def coefficient_table(learned: Sequence[float], data: PolyData) -> list[dict[str, float | str]]:
@@ -437,69 +312,3 @@ def coefficient_table(learned: Sequence[float], data: PolyData) -> list[dict[str
         {"name": n, "learned": float(lv), "target": float(t), "least_squares": float(e)}
         for n, lv, t, e in zip(coefficient_names(degree), learned, target, exact)
     ]
-
-
-# --------------------------------------------------------------------------- the same loop in TF.js
-
-
-def fit_in_tfjs(
-    data: PolyData,
-    init: Sequence[float],
-    learning_rate: float,
-    iterations: int,
-    backend: str = "cpu",
-) -> dict:
-    """Run the talk's JS training loop (``js/polyfit_train.cjs``) in TF.js under Node.
-
-    From the same data and starting coefficients it must reach the same coefficients
-    as :func:`fit`: that is the check that the Python lesson teaches what TF.js does.
-    Returns ``{"coeffs", "losses", "train_ms", "backend", "tfjs_version"}``.
-    """
-    from browserml.tfjs_check import run_node_script
-
-    config = {"x": data.x.astype(float).tolist(), "y": data.y.astype(float).tolist(),
-              "init": [float(v) for v in init], "learning_rate": float(learning_rate), "iterations": int(iterations)}
-    result = run_node_script("polyfit_train.cjs", ["--backend", backend], payload=config)
-    result["coeffs"] = np.asarray(result["coeffs"])
-    return result
-
-
-# --------------------------------------------------------------------------- exercises
-
-
-def check_fast_learning_rate(learning_rate: float, data: PolyData, iterations: int = 30) -> bool:
-    """Exercise: a learning rate that gets a quadratic within 1% of the least-squares loss
-    in ``iterations`` SGD steps (from the default start), without diverging."""
-    from browserml.exercises import check
-
-    best = float(np.mean((np.polyval(least_squares(data, 2), data.x) - data.y) ** 2))
-    try:
-        losses = fit(data, 2, float(learning_rate), iterations, method="tape").losses
-    except DivergedError:
-        losses = [0.0, float("inf")]
-    final = losses[-1]
-    if final > losses[0]:
-        return check(False, "", f"with learning rate {learning_rate} the loss grows (diverges); try a smaller one")
-    return check(final <= 1.01 * best, f"loss {final:.6f} is within 1% of the best possible {best:.6f}",
-                 f"after {iterations} steps the loss is {final:.6f}, the best is {best:.6f}; try a larger rate")
-
-
-def check_loss_floor(answer: float, data: PolyData, degree: int) -> bool:
-    """Exercise: the smallest MSE any degree-``degree`` polynomial can reach on ``data``."""
-    from browserml.exercises import check
-
-    best = float(np.mean((np.polyval(least_squares(data, degree), data.x) - data.y) ** 2))
-    return check(abs(float(answer) - best) <= 1e-4 * max(1.0, best) + 1e-6,
-                 f"the floor for degree {degree} is {best:.6f}",
-                 f"{answer} is not the least-squares loss; which numpy function gives the exact fit?")
-
-
-def check_ops_function(fn: Callable, coeffs: Sequence[float] = (-0.8, -0.2, 0.9, 0.5)) -> bool:
-    """Exercise: ``fn(x, a, b, c, d)`` computes a·x³+b·x²+c·x+d with TF ops."""
-    from browserml.exercises import check
-
-    tf = _tf()
-    x = np.linspace(-1.5, 1.5, 13).astype(np.float32)
-    got = np.asarray(fn(tf.constant(x), *[tf.constant(c) for c in coeffs]))
-    return check(got.shape == x.shape and np.allclose(got, np.polyval(coeffs, x), atol=1e-5),
-                 "your ops compute the cubic", "compare your function with numpy.polyval on a few points")

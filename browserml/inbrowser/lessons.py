@@ -9,9 +9,11 @@ columns), so each lesson module has a ``browser_request(...)`` returning both as
 
     view = run_in_browser(export, **pf.browser_request(export))
 
-This module holds what those helpers share. It imports nothing from ``widgets/``
-(``browserml`` is the logic layer; the widgets import it, never the reverse), so the
-runtime's results are read through small protocols rather than its classes.
+This module holds what those helpers share. Lessons read a run through small protocols
+(:class:`BrowserRunLike`, :class:`FitRuntime`) that :class:`browserml.inbrowser.results.BrowserRun`
+and ``widgets.browser_runtime.BrowserRuntime`` satisfy, so a lesson module imports
+neither the runtime's results nor anything from ``widgets/`` (the widgets import the
+package, never the reverse).
 """
 
 from __future__ import annotations
@@ -37,13 +39,8 @@ class BrowserUnavailable(RuntimeError):
     backend error); the message carries the runtime's own words."""
 
 
-class BackendResultLike(Protocol):
-    outputs: dict[str, np.ndarray] | None
-    error: str | None
-
-
 class BrowserRunLike(Protocol):
-    """What this package reads of ``widgets.browser_runtime.BrowserRun``."""
+    """What a lesson reads of :class:`browserml.inbrowser.results.BrowserRun`."""
 
     backends: tuple[str, ...]
     inputs: dict[str, np.ndarray]

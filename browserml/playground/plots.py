@@ -11,12 +11,14 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
-from browserml import playground as pg
 from browserml.figures import NEUTRAL, NotebookFigure, new_figure
+from browserml.playground.data import make_points
+from browserml.playground.model import DATASETS, DOMAIN, task_of
+from browserml.playground.state import PlaygroundState
 
 ORANGE, BLUE = "#f59322", "#0877bd"
 PLAYGROUND_CMAP = LinearSegmentedColormap.from_list("playground", [ORANGE, "#e8eaeb", BLUE])
-EXTENT = (-pg.DOMAIN, pg.DOMAIN, -pg.DOMAIN, pg.DOMAIN)
+EXTENT = (-DOMAIN, DOMAIN, -DOMAIN, DOMAIN)
 
 
 def _points(ax, xy: np.ndarray, y: np.ndarray, edge: str = "white", size: float = 12) -> None:
@@ -32,14 +34,14 @@ def _square(ax, title: str) -> None:
 def plot_datasets(noise: float = 0.0, n: int = 300, seed: int = 0) -> NotebookFigure:
     """The six datasets side by side (classes or regression targets coloured)."""
     fig = new_figure(12, 2.3)
-    for ax, name in zip(fig.subplots(1, len(pg.DATASETS)), pg.DATASETS):
-        xy, y = pg.make_points(name, n, noise, seed)
+    for ax, name in zip(fig.subplots(1, len(DATASETS)), DATASETS):
+        xy, y = make_points(name, n, noise, seed)
         _points(ax, xy, y, size=8)
-        _square(ax, f"{name} ({pg.task_of(name)[:5]}.)")
+        _square(ax, f"{name} ({task_of(name)[:5]}.)")
     return fig
 
 
-def plot_boundary(state: pg.PlaygroundState, title: str | None = None) -> NotebookFigure:
+def plot_boundary(state: PlaygroundState, title: str | None = None) -> NotebookFigure:
     """The output heatmap with the train (white edge) and test (black edge) points, and
     the two loss curves, as Playground's OUTPUT panel shows them."""
     fig = new_figure(8, 3.6)
@@ -58,7 +60,7 @@ def plot_boundary(state: pg.PlaygroundState, title: str | None = None) -> Notebo
     return fig
 
 
-def plot_neurons(state: pg.PlaygroundState, resolution: int = 40) -> NotebookFigure:
+def plot_neurons(state: PlaygroundState, resolution: int = 40) -> NotebookFigure:
     """Every neuron's output over the square, one column of the network per row."""
     grids = state.neuron_grids(resolution)
     names = ["inputs"] + [f"hidden {i}" for i in range(1, len(grids) - 1)] + ["output"]
@@ -76,7 +78,7 @@ def plot_neurons(state: pg.PlaygroundState, resolution: int = 40) -> NotebookFig
     return fig
 
 
-def plot_weights(state: pg.PlaygroundState, labels: Sequence[str] | None = None) -> NotebookFigure:
+def plot_weights(state: PlaygroundState, labels: Sequence[str] | None = None) -> NotebookFigure:
     """A histogram of every kernel weight: L1 piles them at 0, L2 only shrinks them."""
     weights = np.concatenate([k.ravel() for k, _ in state.network.weights()])
     fig = new_figure(4.5, 2.6)

@@ -1,0 +1,56 @@
+"""Lesson 1: fitting a polynomial with TensorFlow's Ops API, the way the talk does in TF.js.
+
+The talk's first demo is TF.js at its lowest level: three ``tf.variable`` scalars a, b,
+c, a function ``f(x) = a·x² + b·x + c`` written with ops, a mean-squared-error loss,
+and ``optimizer.minimize`` in a loop. This package is that program in Python
+TensorFlow, for any degree, with two interchangeable training loops
+(``optimizer.minimize`` and an explicit ``GradientTape``) and the closed-form
+least-squares answer to check both against. The fitted polynomial is exported as a
+TF.js graph model with a standalone page that plots it.
+
+Coefficients are always ordered highest power first (``a, b, c`` for ``a·x²+b·x+c``),
+the same order as ``numpy.polyfit``.
+
+The lesson lives in one module per role: :mod:`~browserml.polyfit.model` (the data,
+the polynomial, both training loops, the coefficient table),
+:mod:`~browserml.polyfit.state` (the app's state, no widgets),
+:mod:`~browserml.polyfit.plots`, :mod:`~browserml.polyfit.export` (the TF.js graph
+model and its page), :mod:`~browserml.polyfit.browser` (the export in the learner's
+page, the training loop in TF.js under Node) and :mod:`~browserml.polyfit.exercises`.
+Every public name is also here (``pf.fit``, ``pf.PolyfitState``): importing this
+package is light (no TensorFlow, no matplotlib), and each name loads its module on
+first use (PEP 562).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "model": ("TrainMethod", "METHODS", "MAX_DEGREE", "DivergedError", "Setting", "QUADRATIC", "CUBIC", "SETTINGS",
+              "coefficient_names", "PolyData", "make_data", "data_for", "least_squares", "Polynomial", "mse",
+              "TrainStep", "train_steps", "FitResult", "fit", "gradient", "coefficient_table"),
+    "state": ("DATA_FIELDS", "TRAIN_FIELDS", "power_name", "Frame", "PolyfitState"),
+    "plots": ("plot_fit",),
+    "export": ("serving_module", "export_polynomial", "grid_predictions"),
+    "browser": ("browser_request", "fit_in_tfjs"),
+    "exercises": ("check_fast_learning_rate", "check_loss_floor", "check_ops_function"),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
+
+__all__ = [name for names in _LAZY.values() for name in names]
