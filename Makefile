@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 PYTEST := .ci/offline $(BIN)/python -m pytest -p no:cacheprovider
 # uv installs the ~170 pinned wheels in parallel (minutes faster than pip); itself one wheel.
 UV_VERSION := 0.13.9
-# The in-page TF.js bundle (widgets/browser_runtime.py) ships inside the package (committed),
+# The in-page TF.js bundle (browserml/inbrowser/bundle.py) ships inside the package (committed),
 # so Colab and pip installs need no Node; `make bundle` rebuilds it from node_modules.
 TFJS_BUNDLE := browserml/js/dist/tfjs-bundle.mjs
 HAVE_NODE := $(shell command -v node >/dev/null && echo yes)

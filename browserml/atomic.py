@@ -114,7 +114,7 @@ def _locked(target: Path) -> Iterator[None]:
     the unlinked file then sees that the path no longer names what it locked, and tries
     again on a fresh file, so two writers never both believe they hold the lock.
     """
-    held = getattr(_held, "targets", set())
+    held: set[Path] = getattr(_held, "targets", set())
     if target in held:
         raise RuntimeError(f"atomic_directory({target}) is already open in this thread; nesting it would deadlock")
     if fcntl is None:

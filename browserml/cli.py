@@ -19,10 +19,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
 from browserml.errors import BadInput, finite_float
 from browserml.paths import exports_dir, project_root
+
+if TYPE_CHECKING:
+    from browserml.anomaly.model import AutoencoderConfig
+    from browserml.data.images import ImageSet
 
 RUNTIME_CHOICES = ("node:cpu", "node:wasm", "chromium:cpu", "chromium:wasm", "chromium:webgl")
 
@@ -137,7 +141,7 @@ def cmd_polyfit(args: argparse.Namespace) -> int:
     return _report(out, _checks(args.check)) if args.check else 0
 
 
-def _anomaly_config(args: argparse.Namespace):
+def _anomaly_config(args: argparse.Namespace) -> AutoencoderConfig:
     from dataclasses import fields
 
     from browserml.anomaly.model import AutoencoderConfig
@@ -186,7 +190,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     return status
 
 
-def _search_progress(label: str):
+def _search_progress(label: str) -> Callable[[int, int], None]:
     from tqdm.auto import tqdm
 
     bar = tqdm(total=1, desc=label, unit="img", leave=False)
@@ -199,7 +203,7 @@ def _search_progress(label: str):
     return progress
 
 
-def _image_set(name_or_folder: str | None):
+def _image_set(name_or_folder: str | None) -> ImageSet:
     """A registered set by name, or any folder of images (one subfolder per class)."""
     from browserml.data.images import IMAGE_SETS, ImageDataError, load_folder, load_image_set
 
@@ -358,8 +362,19 @@ def cmd_handtrack(args: argparse.Namespace) -> int:
     return 0
 
 
-PLAYGROUND_DEFAULT = {"dataset": "spiral", "features": ["x1", "x2", "sin(x1)", "sin(x2)"], "hidden": [6, 4],
-                      "activation": "tanh", "learning_rate": 0.1, "epochs": 120}
+class _PlaygroundDefault(TypedDict):
+    dataset: str
+    features: list[str]
+    hidden: list[int]
+    activation: str
+    learning_rate: float
+    epochs: int
+
+
+PLAYGROUND_DEFAULT: _PlaygroundDefault = {
+    "dataset": "spiral", "features": ["x1", "x2", "sin(x1)", "sin(x2)"], "hidden": [6, 4],
+    "activation": "tanh", "learning_rate": 0.1, "epochs": 120,
+}
 """``browserml playground``'s default: the spiral, unrolled by the sin features, with 10
 hidden neurons; 120 epochs at learning rate 0.1 take ~5-8 s on 2 cores and put 98% of the
 test points on the right side."""
@@ -417,7 +432,8 @@ def cmd_playground(args: argparse.Namespace) -> int:
 
         page = run_export_page(out, backend=backend, params={"runs": 10})
         ok = page["maxAbsDiff"] <= page["tolerance"]
-        print(f"  page      {backend:6s} grid {pg.GRID_RESOLUTION}x{pg.GRID_RESOLUTION} max|Δ|={page['maxAbsDiff']:.2e} "
+        grid = f"{pg.GRID_RESOLUTION}x{pg.GRID_RESOLUTION}"
+        print(f"  page      {backend:6s} grid {grid} max|Δ|={page['maxAbsDiff']:.2e} "
               f"{page['latencyMs']:8.3f} ms  {'ok' if ok else 'FAIL'}")
         status |= 0 if ok else 1
     return status

@@ -213,7 +213,7 @@ def import_tensorflowjs() -> types.ModuleType:
     install_tensorflowjs_stand_ins()
     with tensorflow_log_filter():  # a real jax2tf (Colab has jax) starts abseil's logging too
         import tensorflowjs
-        import tensorflowjs.converters  # noqa: F401  (the import that needs the stand-ins)
+        import tensorflowjs.converters  # the import that needs the stand-ins
 
     return tensorflowjs
 
@@ -279,7 +279,7 @@ def patch_comm_routing() -> bool:
     module = sys.modules.get("ipykernel.comm.comm")
     comm_class = getattr(module, "BaseComm", None)
     original = getattr(comm_class, "_reply_subshell_for", None)
-    if original is None:
+    if module is None or comm_class is None or original is None:  # no method implies no module and no class
         return False
     if getattr(original, "__browserml_patch__", False):
         return True

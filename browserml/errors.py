@@ -20,12 +20,14 @@ def positive_int(name: str, value: object, minimum: int = 1) -> int:
     """``value`` as an int ≥ ``minimum``; a float such as 2.5 or a bool is refused, not truncated."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         if isinstance(value, Real) and not isinstance(value, bool) and float(value).is_integer():
-            value = int(value)
+            number = int(float(value))
         else:
             raise BadInput(f"{name} must be a whole number, got {value!r}")
-    if value < minimum:
-        raise BadInput(f"{name} must be {minimum} or more, got {value}")
-    return int(value)
+    else:
+        number = int(value)
+    if number < minimum:
+        raise BadInput(f"{name} must be {minimum} or more, got {number}")
+    return number
 
 
 def finite_float(name: str, value: object, low: float | None = None, high: float | None = None,

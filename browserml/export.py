@@ -167,7 +167,8 @@ def _check_parity(manifest: Manifest) -> None:
             try:
                 array = np.asarray(values[spec.name], dtype=np.float64)
             except (TypeError, ValueError) as err:
-                raise ExportError(f"browserml.json: parity.{key}.{spec.name} is not an array of numbers ({err})") from err
+                raise ExportError(f"browserml.json: parity.{key}.{spec.name} is not an array of numbers "
+                                  f"({err})") from err
             if not np.all(np.isfinite(array)):
                 raise ExportError(f"browserml.json: parity.{key}.{spec.name} holds NaN or infinity")
             if not spec.accepts(array.shape):

@@ -219,20 +219,24 @@ _DISPLAY_FAULTS = """async (s) => {
   if (!el) return ['the app is not on the page'];
   const faults = [];
   const name = (n) => {
-    const cls = typeof n.className === 'string' ? n.className.split(/\\s+/).filter((c) => /^(widget|jupyter|browserml)-/.test(c)) : [];
+    const cls = typeof n.className === 'string'
+      ? n.className.split(/\\s+/).filter((c) => /^(widget|jupyter|browserml)-/.test(c)) : [];
     const text = (n.textContent || '').trim().slice(0, 30);
-    return `${n.tagName.toLowerCase()}${cls.length ? '.' + cls.slice(0, 2).join('.') : ''}${text ? ` ("${text}")` : ''}`;
+    const classes = cls.length ? '.' + cls.slice(0, 2).join('.') : '';
+    return `${n.tagName.toLowerCase()}${classes}${text ? ` ("${text}")` : ''}`;
   };
   const rgba = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
     const v = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
-  const lum = ([r, g, b]) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => {
+    const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
   const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
   const page = rgba(getComputedStyle(document.body).backgroundColor) || [255, 255, 255, 1];
   const behind = (n) => { for (let m = n; m; m = m.parentElement) { const c = rgba(getComputedStyle(m).backgroundColor);
     if (c && c[3] > 0.5) return c; } return page; };
   const visible = (n) => { const r = n.getBoundingClientRect(); const st = getComputedStyle(n);
-    return r.width > 0 && r.height > 0 && st.visibility !== 'hidden' && st.display !== 'none' && !n.closest('.lm-mod-hidden'); };
+    return r.width > 0 && r.height > 0 && st.visibility !== 'hidden' && st.display !== 'none'
+      && !n.closest('.lm-mod-hidden'); };
   for (const n of [el, ...el.querySelectorAll('*')]) {
     if (!visible(n)) continue;
     const st = getComputedStyle(n);
@@ -260,7 +264,8 @@ _DISPLAY_FAULTS = """async (s) => {
     const corner = ctx.getImageData(1, 1, 1, 1).data;
     if (corner[3] > 200 && img.closest('.widget-image') !== null && !img.closest('.browserml-photo')) {
       const [r, g, b] = corner;
-      if (contrast([r, g, b], behind(img)) > 1.5) faults.push(`chart has an opaque rgb(${r},${g},${b}) background on this theme`);
+      if (contrast([r, g, b], behind(img)) > 1.5)
+        faults.push(`chart has an opaque rgb(${r},${g},${b}) background on this theme`);
     }
   }
   return faults;
@@ -539,7 +544,7 @@ class LabSession:
         control, to prove a missing widget manager is detected."""
         path = self.config_dir / "labconfig" / "page_config.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"disabledExtensions": {n: True for n in names}}))
+        path.write_text(json.dumps({"disabledExtensions": dict.fromkeys(names, True)}))
         if self._spare is not None:  # booted with the extensions: not a page for this block
             self._discard(self._spare)
             self._spare = None
@@ -961,8 +966,8 @@ def check_lesson(session: LabSession, check: LessonCheck | int, screenshot: Path
 
     ``screenshot`` (optional): where to save a PNG of the app, cropped to it, once
     the response has settled. ``dark``: show JupyterLab in its dark theme meanwhile. The
-    app's :data:`display faults <_DISPLAY_FAULTS>` are collected once it has rendered. Failures of the browser steps land in ``failure`` rather
-    than raising, so a report always comes back.
+    app's :data:`display faults <_DISPLAY_FAULTS>` are collected once it has rendered. Failures
+    of the browser steps land in ``failure`` rather than raising, so a report always comes back.
     """
     if isinstance(check, int):
         check = LESSONS[check]
@@ -1036,7 +1041,7 @@ def optimise_png(path: Path, max_width: int = 900, max_bytes: int = 150_000) -> 
 
     image = Image.open(path).convert("RGB")
     if image.width > max_width:
-        image = image.resize((max_width, round(image.height * max_width / image.width)), Image.LANCZOS)
+        image = image.resize((max_width, round(image.height * max_width / image.width)), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)  # lossless, when that already fits
     best = buf.getvalue()

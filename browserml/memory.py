@@ -15,10 +15,11 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+from collections.abc import Callable
 
 
 @functools.lru_cache(maxsize=2)
-def _libc_function(name: str) -> object | None:
+def _libc_function(name: str) -> Callable[..., int] | None:
     """glibc's ``name`` (``malloc_trim``, ``mallopt``), or None without glibc."""
     library = ctypes.util.find_library("c")
     try:

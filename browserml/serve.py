@@ -42,7 +42,7 @@ def _resolve(mounts: Mapping[str, Path], url_path: str) -> Path | None:
 
 def _handler_for(mounts: Mapping[str, Path]) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:  # the name http.server calls
             target = _resolve(mounts, self.path)
             if target is None:
                 self.send_error(404, "not found")

@@ -186,7 +186,8 @@ def run_in_node(
     if backend not in NODE_BACKENDS:
         raise ValueError(f"Node backend must be one of {NODE_BACKENDS}, got {backend!r}")
     export_dir = _checked_export(export_dir)
-    args = ["--dir", str(export_dir), "--backend", backend, "--repeats", str(int(repeats)), "--raw", "1" if raw else "0"]
+    args = ["--dir", str(export_dir), "--backend", backend, "--repeats", str(int(repeats)),
+            "--raw", "1" if raw else "0"]
     data = run_node_script("run_export.cjs", args, timeout_s, payload=_inputs_json(inputs), payload_flag="--inputs")
     return RuntimeResult.from_json("node", data)
 
@@ -230,14 +231,16 @@ def _served_browser(mounts: Mapping[str, Path]) -> Iterator[tuple[str, Any]]:
             browser.close()
 
 
-def _chromium_runs(export_dir: Path, backends: Sequence[str], inputs: Any, repeats: int, timeout_s: float) -> list[dict]:
+def _chromium_runs(
+    export_dir: Path, backends: Sequence[str], inputs: Any, repeats: int, timeout_s: float
+) -> list[dict]:
     mounts = {"/node_modules/": node_modules_dir(), "/browserml/": JS_DIR, "/export/": export_dir}
     results = []
     with _served_browser(mounts) as (base, browser):
         for backend in backends:
             page = browser.new_page()
             errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("pageerror", lambda exc, sink=errors: sink.append(str(exc)))  # this page's own list
             page.goto(f"{base}/browserml/harness.html", timeout=timeout_s * 1000)
             page.wait_for_function("typeof window.browsermlHarness === 'function'", timeout=timeout_s * 1000)
             try:
@@ -427,7 +430,8 @@ def available_runtimes(wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str
         return pairs
     kept = [p for p in pairs if not missing[p[0]]]
     gone = " and ".join(name.capitalize() if name == "chromium" else "Node.js" for name, m in missing.items() if m)
+    checking = ", ".join(f"{r}:{b}" for r, b in kept) or "nothing here"
     print(f"{gone} {'are' if ' and ' in gone else 'is'} not installed here, so those checks are skipped (Binder "
-          f"has no Chromium; Colab has neither); checking in {', '.join(f'{r}:{b}' for r, b in kept) or 'nothing here'}. "
+          f"has no Chromium; Colab has neither); checking in {checking}. "
           "In a notebook the export still runs in real TF.js in your own page: 'Run it in your own browser'.")
     return kept

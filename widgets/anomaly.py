@@ -8,6 +8,8 @@ above the error line and the captured output), and ``app`` as a cell's last line
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
@@ -94,8 +96,8 @@ class AnomalyApp:
         self.progress = W.IntProgress(min=0, max=c.epochs, description="epoch 0")
         self.loss_plot = figure_image()
         # threshold
-        self.rule = W.Dropdown(options=[("best F1 on validation", "best_f1"), ("mean + kσ of training", "mean_k_sigma")],
-                               value="best_f1", description="rule")
+        rules = [("best F1 on validation", "best_f1"), ("mean + kσ of training", "mean_k_sigma")]
+        self.rule = W.Dropdown(options=rules, value="best_f1", description="rule")
         self.k = s(W.FloatSlider, value=self.state.k, min=0.5, max=6, step=0.5, description="k",
                    disabled=not self.state.uses_k)
         self.threshold = W.FloatSlider(value=0.0, min=0.0, max=0.1, step=1e-4, readout_format=".4f",
@@ -105,8 +107,8 @@ class AnomalyApp:
         self.hist_plot, self.roc_plot, self.latent_plot = figure_image(), figure_image(), figure_image()
         # inspector
         wide = W.Layout(width="420px", max_width="100%")
-        self.class_filter = W.Dropdown(options=[("all", ALL_CLASSES)] + [(f"{k}: {v}", k) for k, v in ecg.CLASS_NAMES.items()],
-                                       value=ALL_CLASSES, description="class", layout=wide)
+        classes = [("all", ALL_CLASSES), *((f"{k}: {v}", k) for k, v in ecg.CLASS_NAMES.items())]
+        self.class_filter = W.Dropdown(options=classes, value=ALL_CLASSES, description="class", layout=wide)
         self.beat = W.Dropdown(options=[], description="beat", layout=wide)
         self.beat_plot, self.beat_text = figure_image(), W.HTML()
         # drawing
@@ -117,7 +119,7 @@ class AnomalyApp:
 
             self.pad: W.DOMWidget | None = DrawPad()
             pad_view: W.Widget = self.pad
-        except Exception as err:  # no anywidget: say so, the rest still works
+        except Exception as err:  # noqa: BLE001 - no working anywidget: said in words below, the rest still works
             self.pad = None
             pad_view = W.HTML(f"Drawing needs anywidget ({err}); pick a beat in the inspector instead.")
 
@@ -151,13 +153,17 @@ class AnomalyApp:
     # ---- wiring
     def _wire(self) -> None:
         out, st = self.output, self.state
+
+        def configure(name: str) -> Callable[[Any], None]:
+            return lambda value: self._configure(**{name: value})
+
         self.add_button.on_click(wrap(lambda _b: (st.add_layer(), self._render_layers()), out, self.errors))
         self.remove_button.on_click(wrap(lambda _b: (st.remove_layer(), self._render_layers()), out, self.errors))
         for widget, name in ((self.latent, "latent"), (self.activation, "activation"), (self.optimizer, "optimizer"),
                              (self.lr, "learning_rate"), (self.regularizer, "regularizer"),
                              (self.reg_rate, "regularizer_rate"), (self.batch, "batch_size"),
                              (self.epochs, "epochs"), (self.abnormal_share, "abnormal_share"), (self.split, "split")):
-            on_change(widget, lambda v, name=name: self._configure(**{name: v}), out, self.errors)
+            on_change(widget, configure(name), out, self.errors)
         on_change(self.train_size, lambda v: self._configure(train_size=v or None), out, self.errors)
         self.train_button.on_click(wrap(lambda _b: self.start_training(), out, self.errors))
         self.pause_button.on_click(wrap(lambda _b: st.pause(), out, self.errors))
@@ -182,7 +188,7 @@ class AnomalyApp:
         for i, units in enumerate(self.state.config.hidden):
             box = W.BoundedIntText(value=units, min=1, max=256, description=f"layer {i + 1} units",
                                    style={"description_width": "initial"}, layout=W.Layout(width="200px"))
-            on_change(box, lambda v, i=i: self._configure_units(i, v), self.output, self.errors)
+            on_change(box, functools.partial(self._configure_units, i), self.output, self.errors)
             boxes.append(box)
         self.layers_box.children = boxes
         explain_labels(*boxes)
@@ -225,9 +231,11 @@ class AnomalyApp:
         test_scores = st.scores("test")
         self.threshold.max = float(np.quantile(test_scores, 0.995))
         self.threshold.step = self.threshold.max / 1000
-        self.threshold.value = min(st.threshold, self.threshold.max)
+        self.threshold.value = min(st.current_threshold(), self.threshold.max)
         st.set_threshold(self.threshold.value)
         self._show_metrics()
+        if st.trainer is None:  # never: scores() above answers only for a trained model
+            raise RuntimeError("train the autoencoder first")
         latent = st.trainer.latent(st.data.split.test.x)
         show_figure(self.latent_plot, plots.latent_scatter(latent, st.data.split.test.y))
         self._fill_beats()
@@ -237,7 +245,7 @@ class AnomalyApp:
         ev = st.evaluation()
         self.metrics.value = metrics_html(ev)
         test = st.data.split.test
-        show_figure(self.hist_plot, plots.error_histogram(st.scores("test"), test.y, st.threshold))
+        show_figure(self.hist_plot, plots.error_histogram(st.scores("test"), test.y, st.current_threshold()))
         show_figure(self.roc_plot, plots.roc_curve({"autoencoder": st.scores("test")}, test.y,
                                                    (ev.metrics["fpr"], ev.metrics["tpr"])))
 

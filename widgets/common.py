@@ -181,7 +181,7 @@ class BackgroundJob:
             try:
                 self.error_label.value = ""
                 fn()
-            except Exception as err:  # shown to the learner, never swallowed
+            except Exception as err:  # noqa: BLE001 - any job's error is shown to the learner in words
                 last = traceback.format_exception_only(type(err), err)[-1].strip()
                 self.error_label.value = error_html(RuntimeError(last))
             finally:

@@ -15,6 +15,7 @@ import base64
 import html
 import io
 import re
+from collections.abc import Callable
 from typing import Any
 
 import anywidget
@@ -182,10 +183,17 @@ class HandtrackApp:
     # ---- wiring
     def _wire(self) -> None:
         out, err, st = self.output, self.errors, self.state
+
+        def setting(name: str) -> Callable[[Any], None]:
+            def apply(value: Any) -> None:
+                st.configure(**{name: value})
+                self.refresh()
+            return apply
+
         for widget, name in ((self.model_type, "model_type"), (self.size, "size"), (self.score, "score_threshold"),
                              (self.iou, "iou_threshold"), (self.max_boxes, "max_boxes"),
                              (self.flip, "flip_horizontal")):
-            on_change(widget, lambda v, name=name: (st.configure(**{name: v}), self.refresh()), out, err)
+            on_change(widget, setting(name), out, err)
         on_change(self.upload, self._on_upload, out, err)
         for button, name in zip(self.sample_buttons, self.sample_names):
             button.on_click(wrap(lambda _b, name=name: (st.use_sample(name), self.refresh()), out, err))

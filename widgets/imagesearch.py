@@ -74,7 +74,8 @@ def _png(image: np.ndarray, side: int) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).resize((side, side), Image.BILINEAR).save(buf, format="PNG")
+    thumb = Image.fromarray(np.asarray(image, np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
+    thumb.save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -205,6 +206,12 @@ class ImageSearchApp:
                     self.refresh()
             return apply
 
+        def umap_setting(name: str) -> Callable[[Any], None]:
+            def apply(value: Any) -> None:
+                st.configure_umap(**{name: value})
+                self.refresh()
+            return apply
+
         for widget, name in ((self.dataset, "dataset"), (self.model, "backbone"),
                              (self.pooling, "pooling"), (self.metric, "metric"), (self.p, "p"), (self.k, "k")):
             on_change(widget, setting(name), out, err)
@@ -213,7 +220,7 @@ class ImageSearchApp:
         on_change(self.class_filter, lambda v: setting("class_filter")(None if v == -1 else v), out, err)
         for widget, name in ((self.n_neighbors, "n_neighbors"), (self.min_dist, "min_dist"),
                              (self.umap_metric, "metric")):
-            on_change(widget, lambda v, name=name: (st.configure_umap(**{name: v}), self.refresh()), out, err)
+            on_change(widget, umap_setting(name), out, err)
         on_change(self.advanced_button, lambda v: setattr(self.advanced.layout, "display", "" if v else "none"),
                   out, err)
         on_change(self.umap_toggle, lambda v: (setattr(self.umap_box.layout, "display", "" if v else "none"),
@@ -427,8 +434,8 @@ class ImageSearchApp:
             colors: list[str] = []
         else:
             colors = [SAME if labels[i] == labels[st.query] else OTHER for i in ids]
-        self.results.show(st.image_set.images[ids], captions=[f"{d:.3g}" for d in found.distances],
-                          tooltips=[f"#{i} · {names[labels[i]]} · distance {d:.4g}" for i, d in zip(ids, found.distances)],
+        tooltips = [f"#{i} · {names[labels[i]]} · distance {d:.4g}" for i, d in zip(ids, found.distances)]
+        self.results.show(st.image_set.images[ids], captions=[f"{d:.3g}" for d in found.distances], tooltips=tooltips,
                           highlighted=range(len(ids)) if colors else [], colors=colors)
         self._result_ids = ids
 

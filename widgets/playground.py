@@ -146,7 +146,7 @@ def png_bytes(rgb: np.ndarray, size: int | None = None) -> bytes:
 
     image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
     if size is not None and image.size != (size, size):
-        image = image.resize((size, size), Image.BILINEAR)
+        image = image.resize((size, size), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -176,7 +176,7 @@ def output_png(grid: np.ndarray, points: dict[str, np.ndarray], size: int = OUTP
     test points (when ``points`` has them) outlined in black, filled by their target."""
     from PIL import Image, ImageDraw
 
-    image = Image.fromarray(colour_rgb(grid), "RGB").resize((size, size), Image.BILINEAR)
+    image = Image.fromarray(colour_rgb(grid), "RGB").resize((size, size), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(image)
     for split, outline in (("train", (255, 255, 255)), ("test", (0, 0, 0))):
         if f"{split}_xy" not in points:
@@ -442,7 +442,8 @@ class PlaygroundApp:
         # FEATURES
         grids = feature_grids()
         self.feature_toggles = {f: W.ToggleButton(value=f in c.features, description=pg.FEATURE_LABELS[f],
-                                                  tooltip=f"use {pg.FEATURE_LABELS[f]} as an input", layout=W.Layout(width="76px"))
+                                                  tooltip=f"use {pg.FEATURE_LABELS[f]} as an input",
+                                                  layout=W.Layout(width="76px"))
                                 for f in pg.FEATURES}
         self.feature_images = {f: W.Image(value=heatmap_png(grids[f]), format="png", width=30, height=30)
                                for f in pg.FEATURES}
@@ -520,6 +521,9 @@ class PlaygroundApp:
         def rebuilding(name: str) -> Callable[[Any], None]:
             return lambda value: self._apply(lambda: self.state.set(**{name: value}), rebuild=True)
 
+        def toggling(feature: str) -> Callable[[bool], None]:
+            return lambda on: self._apply(lambda: self.state.toggle_feature(feature, on))
+
         for widget, name in ((self.learning_rate, "learning_rate"), (self.regularization, "regularization"),
                              (self.regularization_rate, "regularization_rate"), (self.batch_size, "batch_size")):
             on_change(widget, live(name), out, err)
@@ -527,7 +531,7 @@ class PlaygroundApp:
                              (self.noise, "noise")):
             on_change(widget, rebuilding(name), out, err)
         for feature, toggle in self.feature_toggles.items():
-            on_change(toggle, lambda on, f=feature: self._apply(lambda: self.state.toggle_feature(f, on)), out, err)
+            on_change(toggle, toggling(feature), out, err)
         on_change(self.show_test_data, lambda v: self._display_toggle("show_test_data", v), out, err)
         on_change(self.discretize, lambda v: self._display_toggle("discretize", v), out, err)
         self.dataset.observe(guarded(lambda change: self._pick_dataset(change["new"]), out, err), names="clicked")
@@ -698,10 +702,10 @@ class PlaygroundApp:
         self._draw_counters(picture["epoch"], picture["last"])
 
     def _draw_counters(self, epoch: int | None = None, last: pg.EpochStats | None = None) -> None:
-        if last is None:
+        if last is None or epoch is None:  # both from the state, read together
             last = self.state.history[-1]
             epoch = self.state.epoch
-        self.epoch_label.value = (f"<div style='line-height:1.1'><span style='font-size:11px;color:{INK_SOFT}'>Epoch</span>"
-                                  f"<br><span style='font-size:22px'>{epoch_text(epoch)}</span></div>")
+        self.epoch_label.value = (f"<div style='line-height:1.1'><span style='font-size:11px;color:{INK_SOFT}'>"
+                                  f"Epoch</span><br><span style='font-size:22px'>{epoch_text(epoch)}</span></div>")
         self.loss_label.value = (f"<div style='font-size:12px'>Test loss <b>{last.test_loss:.3f}</b><br>"
                                  f"Training loss <b>{last.train_loss:.3f}</b></div>")

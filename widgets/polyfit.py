@@ -14,6 +14,7 @@ and the table always describe the same iteration, however the redraws are thrott
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
@@ -73,11 +74,14 @@ class PolyfitApp:
         self.table = W.HTML()
         self.note = W.HTML()
 
+        def setting(name: str) -> Callable[[Any], None]:
+            return lambda value: self._set(**{name: value})
+
         for slider in self.coeff_sliders:
             on_change(slider, lambda _v: self._set(true_coeffs=self._true_coeffs()), self.output, self.errors)
         for widget, name in ((self.noise, "noise"), (self.points, "n_points"), (self.lr, "learning_rate"),
                              (self.iterations, "iterations"), (self.degree, "degree"), (self.method, "method")):
-            on_change(widget, lambda v, name=name: self._set(**{name: v}), self.output, self.errors)
+            on_change(widget, setting(name), self.output, self.errors)
         self.train_button.on_click(wrap(lambda _b: self.start_training(), self.output, self.errors))
         self.stop_button.on_click(wrap(lambda _b: self.state.stop(), self.output, self.errors))
 

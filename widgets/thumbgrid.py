@@ -32,10 +32,18 @@ import traitlets
 
 from widgets.common import JS_DIR, front_end
 
+
+def _js_constant(name: str) -> int:
+    """The value of the front end's ``const NAME = <digits>;`` line."""
+    match = re.search(rf"^const {name} = (\d+);", (JS_DIR / "thumbgrid.js").read_text(encoding="utf-8"), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"thumbgrid.js has no `const {name} = <number>;` line")
+    return int(match.group(1))
+
+
 #: px under each tile row when there are captions: read from the front end's own
 #: ``const CAPTION_H = ...;`` line, so Python's :meth:`ThumbGrid.pixel_size` and the JS agree.
-CAPTION_H = int(re.search(r"^const CAPTION_H = (\d+);", (JS_DIR / "thumbgrid.js").read_text(encoding="utf-8"),
-                          re.MULTILINE).group(1))
+CAPTION_H = _js_constant("CAPTION_H")
 
 
 def sprite_data_url(images: np.ndarray, tile: int, columns: int) -> str:
@@ -56,7 +64,7 @@ def sprite_data_url(images: np.ndarray, tile: int, columns: int) -> str:
     rows = max(1, -(-n // columns))
     sheet = Image.new("RGB", (columns * tile, rows * tile), "white")
     for i, image in enumerate(images):
-        thumb = Image.fromarray(image.astype(np.uint8)).resize((tile, tile), Image.BILINEAR)
+        thumb = Image.fromarray(image.astype(np.uint8)).resize((tile, tile), Image.Resampling.BILINEAR)
         sheet.paste(thumb, ((i % columns) * tile, (i // columns) * tile))
     buf = io.BytesIO()
     sheet.save(buf, format="PNG", optimize=False)

@@ -147,7 +147,7 @@ ANOMAGRAM_DEFAULT = AutoencoderConfig()
 # --------------------------------------------------------------------------- model
 
 
-def _regularizer(config: AutoencoderConfig):
+def _regularizer(config: AutoencoderConfig) -> Any:  # a tf_keras regularizer or None (tf_keras is untyped)
     import tf_keras
 
     rate = config.regularizer_rate
@@ -155,7 +155,7 @@ def _regularizer(config: AutoencoderConfig):
             "l1l2": tf_keras.regularizers.L1L2(l1=rate, l2=rate)}[config.regularizer]
 
 
-def make_optimizer(config: AutoencoderConfig):
+def make_optimizer(config: AutoencoderConfig) -> Any:  # a tf_keras optimizer (tf_keras is untyped)
     """The optimizer by Anomagram's names (``momentum`` is SGD with momentum 0.9)."""
     import tf_keras
 
@@ -170,7 +170,7 @@ def make_optimizer(config: AutoencoderConfig):
     }[config.optimizer]()
 
 
-def build_autoencoder(config: AutoencoderConfig):
+def build_autoencoder(config: AutoencoderConfig) -> Any:  # a compiled tf_keras.Model
     """The autoencoder, one ``Dense(...)(x)`` per layer, as in TF.js:
 
     ``x = tf.layers.dense({units: 7, activation: 'relu'}).apply(x)``  ↔
@@ -196,7 +196,7 @@ def build_autoencoder(config: AutoencoderConfig):
     return model
 
 
-def encoder_of(model):
+def encoder_of(model: Any) -> Any:  # tf_keras.Model in and out
     """The encoder half (input → ``latent``), sharing the autoencoder's weights."""
     import tf_keras
 

@@ -7,22 +7,27 @@ draw from its training thread and the notebook can display it directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from browserml.data import ecg5000 as ecg
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 CLASS_COLOURS = {1: "tab:blue", 2: "tab:red", 3: "tab:orange", 4: "tab:purple", 5: "tab:brown"}
 
 
-def _figure(width: float = 5.0, height: float = 3.2, cols: int = 1):
+def _figure(width: float = 5.0, height: float = 3.2, cols: int = 1) -> tuple[Figure, Any]:
+    """A figure and its axes: one ``Axes``, or an array of ``cols`` of them."""
     from browserml.figures import new_figure
 
     fig = new_figure(width, height)
     return fig, fig.subplots(1, cols)
 
 
-def loss_curves(loss: Sequence[float], val_loss: Sequence[float]):
+def loss_curves(loss: Sequence[float], val_loss: Sequence[float]) -> Figure:
     """Training and validation loss per epoch."""
     fig, ax = _figure()
     if loss:
@@ -35,7 +40,7 @@ def loss_curves(loss: Sequence[float], val_loss: Sequence[float]):
     return fig
 
 
-def error_histogram(scores: np.ndarray, labels: np.ndarray, threshold: float):
+def error_histogram(scores: np.ndarray, labels: np.ndarray, threshold: float) -> Figure:
     """Reconstruction errors of normal vs abnormal beats, with the threshold line."""
     fig, ax = _figure()
     abnormal = labels != ecg.NORMAL
@@ -48,7 +53,8 @@ def error_histogram(scores: np.ndarray, labels: np.ndarray, threshold: float):
     return fig
 
 
-def roc_curve(scores_by_name: dict[str, np.ndarray], labels: np.ndarray, point: tuple[float, float] | None = None):
+def roc_curve(scores_by_name: dict[str, np.ndarray], labels: np.ndarray,
+              point: tuple[float, float] | None = None) -> Figure:
     """ROC curves of one or more detectors; ``point`` marks (FPR, TPR) at the threshold."""
     from sklearn.metrics import roc_auc_score
     from sklearn.metrics import roc_curve as sk_roc
@@ -66,7 +72,7 @@ def roc_curve(scores_by_name: dict[str, np.ndarray], labels: np.ndarray, point: 
     return fig
 
 
-def latent_scatter(latent: np.ndarray, labels: np.ndarray):
+def latent_scatter(latent: np.ndarray, labels: np.ndarray) -> Figure:
     """The bottleneck codes by class; larger latents are projected to 2-D with PCA.
 
     The legend sits beside the plot, outside it, with every class's full name (the
@@ -99,7 +105,7 @@ def class_label(cls: int, width: int = 24, numbered: bool = False) -> str:
     return textwrap.fill(f"{cls}: {name}" if numbered else name, width)
 
 
-def beat_plot(scaled: np.ndarray, reconstruction: np.ndarray, title: str):
+def beat_plot(scaled: np.ndarray, reconstruction: np.ndarray, title: str) -> Figure:
     """One beat (scaled) against its reconstruction, the gap shaded."""
     fig, ax = _figure(5.0, 2.8)
     t = np.arange(len(scaled))
@@ -111,7 +117,7 @@ def beat_plot(scaled: np.ndarray, reconstruction: np.ndarray, title: str):
     return fig
 
 
-def example_beats(beats: "ecg.Beats", per_class: int = 3, seed: int = 0):
+def example_beats(beats: ecg.Beats, per_class: int = 3, seed: int = 0) -> Figure:
     """A few raw beats of each class, one panel per class."""
     from browserml.figures import new_figure
 

@@ -6,6 +6,7 @@ drive it by setting values); ``widgets.anomaly.AnomalyApp`` is only its view.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ class AnomalyState:
         return self._data
 
     # ---- training
-    def train(self, on_epoch=None) -> model.History:
+    def train(self, on_epoch: Callable[[int, float, float | None], None] | None = None) -> model.History:
         """Train (or resume after :meth:`pause`) up to ``config.epochs``."""
         if self.trainer is None:
             self.trainer = model.Trainer(self.config, self.data)
@@ -102,6 +103,18 @@ class AnomalyState:
         if self.trainer is None or not self.trainer.epochs_done:
             raise RuntimeError("train the autoencoder first")
         return self.trainer
+
+    def current_threshold(self) -> float:
+        """The threshold in use; the rule's, when training stopped before setting one.
+
+        A run that diverges after some good epochs leaves a trained model and no
+        threshold (its :meth:`train` raised before :meth:`refresh`); judging or exporting
+        then needs the rule's threshold, which also reports the model's non-finite errors.
+        """
+        self._require_model()
+        if self.threshold is None:
+            self.threshold = self.auto_threshold()
+        return self.threshold
 
     def refresh(self) -> None:
         """Recompute scores of every part and the automatic threshold."""
@@ -145,7 +158,7 @@ class AnomalyState:
     def evaluation(self) -> metrics.Evaluation:
         """Test-set metrics at the current threshold."""
         self._require_model()
-        return metrics.evaluate(self.scores("test"), self.data.split.test.y, self.threshold)
+        return metrics.evaluate(self.scores("test"), self.data.split.test.y, self.current_threshold())
 
     def report(self) -> metrics.Report:
         """Autoencoder vs PCA vs IsolationForest, thresholds chosen by the current rule."""
@@ -170,7 +183,8 @@ class AnomalyState:
         scaled = self.data.scaler.transform(beat)
         recon = trainer.model.predict(scaled, verbose=0)[0]
         score = float(np.mean((recon - scaled[0]) ** 2))
-        return Verdict(np.asarray(beat, np.float32), scaled[0], recon, score, score > self.threshold, label)
+        abnormal = score > self.current_threshold()
+        return Verdict(np.asarray(beat, np.float32), scaled[0], recon, score, abnormal, label)
 
     def inspect(self, index: int) -> Verdict:
         test = self.data.split.test
@@ -182,4 +196,5 @@ class AnomalyState:
         return self.judge(beat_from_drawing(points))
 
     def export(self, out_dir: str | Path) -> Path:
-        return export_anomaly(self._require_model(), self.threshold, out_dir, self.threshold_rule)
+        trainer = self._require_model()
+        return export_anomaly(trainer, self.current_threshold(), out_dir, self.threshold_rule)

@@ -178,9 +178,9 @@ def load_ucr(part: Part) -> Beats:
     return read_beats(folder / UCR_FILES[part])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _verify_once(folder: str) -> None:
-    verify(Path(folder))  # a failure raises, and lru_cache does not cache exceptions
+    verify(Path(folder))  # a failure raises, and functools.cache does not cache exceptions
 
 
 def read_beats(source: Source, delimiter: str | None = None) -> Beats:
@@ -228,7 +228,7 @@ def load_tensorflow_csv(url: str = ONLINE_CSV_URL, cache_dir: str | os.PathLike[
         return read_tensorflow_csv(path)
     data = _download(url)
     stream = io.BytesIO(data)
-    stream.name = url  # type: ignore[attr-defined]  # so parse errors name the URL
+    stream.name = url  # so parse errors name the URL
     beats = read_tensorflow_csv(stream)
     _write_file_atomically(path, data)
     return beats
@@ -424,7 +424,7 @@ def _largest_remainder(counts: np.ndarray, fraction: float) -> np.ndarray:
     """
     exact = counts * fraction
     quotas = np.floor(exact).astype(np.int64)
-    missing = int(round(float(counts.sum()) * fraction)) - int(quotas.sum())
+    missing = round(float(counts.sum()) * fraction) - int(quotas.sum())
     if missing > 0:
         quotas[np.argsort(-(exact - quotas), kind="stable")[:missing]] += 1
     return quotas
@@ -470,7 +470,7 @@ def training_beats(beats: Beats, size: int | None, abnormal_share: float, seed: 
 
 def _mix_counts(total: int, abnormal_share: float) -> tuple[int, int]:
     """``(normal, abnormal)`` counts for ``total`` beats at ``abnormal_share``."""
-    n_abnormal = int(round(total * abnormal_share))
+    n_abnormal = round(total * abnormal_share)
     return total - n_abnormal, n_abnormal
 
 

@@ -164,7 +164,7 @@ class ImageSet:
         if not self._fingerprint:
             digest = hashlib.sha256(b"browserml.ImageSet/v1\0")
             digest.update(np.asarray(self.images.shape, dtype="<i8").tobytes())
-            digest.update(memoryview(np.ascontiguousarray(self.images)).cast("B"))
+            digest.update(np.ascontiguousarray(self.images).data.cast("B"))
             digest.update(self.labels.astype("<i8").tobytes())
             digest.update("\0".join(self.class_names).encode("utf-8"))
             self._fingerprint.append(digest.hexdigest())
@@ -1145,10 +1145,9 @@ def _download_file(url: str, path: Path, check: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as out:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
         check(Path(staging))
         os.replace(staging, path)
     except OSError as err:  # urllib.error.URLError is an OSError

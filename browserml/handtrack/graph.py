@@ -437,7 +437,8 @@ class HandGraph:
         self.concrete = serve.get_concrete_function()
 
     def __repr__(self) -> str:
-        return f"HandGraph({self.model_type!r}, size={self.size!r}, input_size={self.input_size}, folder={str(self.folder)!r})"
+        return (f"HandGraph({self.model_type!r}, size={self.size!r}, input_size={self.input_size}, "
+                f"folder={str(self.folder)!r})")
 
     def run(self, pixels: Any) -> dict[str, np.ndarray]:
         """The raw outputs in the graph's own shapes: ``boxes`` [1, N, 1, 4], ``scores`` [1, N, 7]."""
@@ -540,7 +541,8 @@ def sample_pixels(height: int = 225, width: int = 305) -> np.ndarray:
     from PIL import Image
     from skimage import data
 
-    frame = np.asarray(Image.fromarray(data.astronaut()).resize((320, 240), Image.BILINEAR), dtype=np.float32)
+    photo = Image.fromarray(data.astronaut()).resize((320, 240), Image.Resampling.BILINEAR)
+    frame = np.asarray(photo, dtype=np.float32)
     resized = tf.raw_ops.ResizeBilinear(images=frame[None], size=[height, width], align_corners=False,
                                         half_pixel_centers=False)
     return np.trunc(resized.numpy()).astype(np.int32)

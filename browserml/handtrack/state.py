@@ -299,7 +299,8 @@ class HandtrackState:
             return ""
         width, height = self.network_size
         return (f"detect() in Python TensorFlow on this machine: first call {self.first_call_ms:.0f} ms "
-                f"(at a new picture size it includes TensorFlow's one-time set-up); steady state {self.latency_ms:.0f} ms "
+                f"(at a new picture size it includes TensorFlow's one-time set-up); "
+                f"steady state {self.latency_ms:.0f} ms "
                 f"≈ {self.fps:.1f} FPS (median of the next {STEADY_RUNS} calls), network input {width}×{height} · "
                 f"thresholds re-applied in {self.postprocess_ms:.1f} ms")
 

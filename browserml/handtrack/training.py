@@ -115,7 +115,8 @@ class DetectionSet:
         return len(self.images)
 
     def __repr__(self) -> str:
-        return f"DetectionSet(n={len(self)}, size={self.images.shape[1]}x{self.images.shape[2]}, objects={self.n_objects})"
+        return (f"DetectionSet(n={len(self)}, size={self.images.shape[1]}x{self.images.shape[2]}, "
+                f"objects={self.n_objects})")
 
     @property
     def n_objects(self) -> int:
@@ -199,10 +200,10 @@ def _backgrounds(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
                                               Image.Resampling.LANCZOS)))
     out = np.empty((n, size, size, 3), np.uint8)
     for k in range(n):
-        photo = photos[int(rng.integers(len(photos)))]
-        y = int(rng.integers(photo.shape[0] - size + 1))
-        x = int(rng.integers(photo.shape[1] - size + 1))
-        crop = photo[y:y + size, x:x + size]
+        pixels = photos[int(rng.integers(len(photos)))]
+        y = int(rng.integers(pixels.shape[0] - size + 1))
+        x = int(rng.integers(pixels.shape[1] - size + 1))
+        crop = pixels[y:y + size, x:x + size]
         out[k] = crop[:, ::-1] if rng.random() < 0.5 else crop
     return out
 
@@ -482,7 +483,10 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     tl = np.maximum(a[:, None, :2], b[None, :, :2])
     br = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.prod(np.clip(br - tl, 0, None), axis=-1)
-    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=-1)
+
+    def area(x: np.ndarray) -> np.ndarray:
+        return np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=-1)
+
     union = area(a)[:, None] + area(b)[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 

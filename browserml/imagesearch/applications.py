@@ -260,6 +260,15 @@ def _fresh_layer_names() -> Iterator[None]:
         observed.update(before_observed)
 
 
+def checked_weights(weights: str | None) -> Literal["imagenet"] | None:
+    """``weights`` as :func:`build_application` takes it; any other value raises ``ValueError``."""
+    if weights is None:
+        return None
+    if weights == "imagenet":
+        return "imagenet"
+    raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
+
+
 def _offline_message(spec: AppSpec, filename: str) -> str:
     return (
         f"ImageNet weights for {spec.name} are downloaded by Keras on first use ({filename} from "
@@ -286,12 +295,11 @@ def build_application(
     every build (see :func:`_fresh_layer_names`).
     """
     spec = get_spec(name)
-    if weights not in ("imagenet", None):
-        raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
-    if weights == "imagenet" and cached_weights_path(spec.name, include_top, input_shape) is None:
-        if not can_reach(*WEIGHTS_HOST):
-            filename = spec.weights_filename(include_top, input_shape)
-            raise WeightsUnavailableError(_offline_message(spec, filename))
+    weights = checked_weights(weights)
+    if (weights == "imagenet" and cached_weights_path(spec.name, include_top, input_shape) is None
+            and not can_reach(*WEIGHTS_HOST)):
+        filename = spec.weights_filename(include_top, input_shape)
+        raise WeightsUnavailableError(_offline_message(spec, filename))
     with _fresh_layer_names():
         return spec.constructor(weights=weights, include_top=include_top, input_shape=input_shape)
 
@@ -332,7 +340,7 @@ def layer_table(model: tf_keras.Model) -> list[LayerRow]:
     return rows
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _seed_rows(name: str) -> tuple[LayerRow, ...]:
     model = build_application(name, weights=None, include_top=True)
     rows = layer_table(model)

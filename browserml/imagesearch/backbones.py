@@ -103,6 +103,7 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | None = "imagenet"
     if name in applications.APPLICATIONS:
         spec = applications.APPLICATIONS[name]
         size = (spec.input_size, spec.input_size)
-        model = applications.build_application(name, weights=weights, include_top=True)
+        model = applications.build_application(name, weights=applications.checked_weights(weights),
+                                               include_top=True)
         return Backbone(name, model, size, _keras_preprocess(spec.preprocess_input, size), weights)
     raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(backbone_names())}")

@@ -71,7 +71,7 @@ def _sprite(images: np.ndarray) -> bytes:
     rows = -(-len(images) // SPRITE_COLUMNS)
     sheet = Image.new("RGB", (SPRITE_COLUMNS * THUMB, rows * THUMB), "white")
     for i, img in enumerate(images):
-        tile = Image.fromarray(np.asarray(img, dtype=np.uint8)).resize((THUMB, THUMB), Image.BILINEAR)
+        tile = Image.fromarray(np.asarray(img, dtype=np.uint8)).resize((THUMB, THUMB), Image.Resampling.BILINEAR)
         sheet.paste(tile, ((i % SPRITE_COLUMNS) * THUMB, (i // SPRITE_COLUMNS) * THUMB))
     buf = io.BytesIO()
     sheet.save(buf, format="JPEG", quality=85)
@@ -141,24 +141,24 @@ def export_imagesearch(
     gallery = {
         "dataset": images.name, "description": images.description, "source": images.source,
         "class_names": list(images.class_names), "labels": [int(v) for v in images.labels],
-        "count": int(len(features)), "dim": int(features.shape[1]), "dtype": "float32",
+        "count": len(features), "dim": int(features.shape[1]), "dtype": "float32",
         "byte_order": "little", "metric": metric, "k": 15,
         "thumb": THUMB, "sprite_columns": SPRITE_COLUMNS,
         "queries": [{"index": q, "file": f"queries/{q:03d}.png"} for q in queries],
         "backbone": bb.name, "layer": layer_name, "pooling": pooling,
         "python_mean_score": float(score),
     }
-    common: dict[str, Any] = dict(
-        task="image-features",
-        title=f"{bb.name} features ({layer_name}, {pooling} pooling)",
-        description=(f"ImageNet-trained {bb.name} cut at layer {layer_name} with {pooling} pooling: an image "
-                     "goes in, a feature vector comes out. Search compares it with gallery.bin by "
-                     f"{metric} distance."),
-        preprocessing=bb.preprocessing_json,
-        parity_tolerance=PARITY_TOLERANCE,
-        extra={"backbone": bb.name, "layer": layer_name, "pooling": pooling, "metric": metric,
-               "dataset": images.name},
-    )
+    common: dict[str, Any] = {
+        "task": "image-features",
+        "title": f"{bb.name} features ({layer_name}, {pooling} pooling)",
+        "description": (f"ImageNet-trained {bb.name} cut at layer {layer_name} with {pooling} pooling: an image "
+                        "goes in, a feature vector comes out. Search compares it with gallery.bin by "
+                        f"{metric} distance."),
+        "preprocessing": bb.preprocessing_json,
+        "parity_tolerance": PARITY_TOLERANCE,
+        "extra": {"backbone": bb.name, "layer": layer_name, "pooling": pooling, "metric": metric,
+                  "dataset": images.name},
+    }
     rows: list[VariantRow] = []
     out_dir = Path(out_dir)
     with atomic_directory(out_dir) as staging:

@@ -307,7 +307,7 @@ def layer_features(
     if keep_backbone or isinstance(backbone, Backbone):
         bb = _as_backbone(backbone, weights)
     else:
-        bb = load_backbone.__wrapped__(backbone, weights)  # type: ignore[attr-defined]
+        bb = load_backbone.__wrapped__(backbone, weights)
     names = list(dict.fromkeys(resolve_layer(bb.model, layer).name for layer in layers))
     store = cache if cache is not None else FeatureCache()
     keys = {n: FeatureKey(image_set.fingerprint(), bb.name, bb.weights, n, pooling) for n in names}

@@ -38,7 +38,8 @@ def imagenet_classes_path() -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: the ImageNet class names come from the npm package "
-            "@tensorflow-models/mobilenet. Run `npm ci` (or `make setup`) in the project root; on Colab the Setup cell fetches it."
+            "@tensorflow-models/mobilenet. Run `npm ci` (or `make setup`) in the project root; "
+            "on Colab the Setup cell fetches it."
         )
     return path
 

@@ -162,7 +162,7 @@ def round_filters(filters: int, width: float, divisor: int = 8) -> int:
 
 def round_repeats(repeats: int, depth: float) -> int:
     """Scale a stage's block count by ``depth``, rounding up."""
-    return int(math.ceil(depth * repeats))
+    return math.ceil(depth * repeats)
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def block_specs(variant: VariantLike) -> tuple[BlockSpec, ...]:
     within a stage only the first block strides and changes the channel count.
     """
     spec = get_variant(variant)
-    blocks = []
+    blocks: list[BlockSpec] = []
     in_filters = STEM_FILTERS
     for number, stage in enumerate(STAGES, start=1):
         fixed = number in (1, len(STAGES))

@@ -9,10 +9,12 @@ know that chance alone gets ~9.5% on ten classes of 20.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import SupportsInt
 
 import numpy as np
+from matplotlib.axes import Axes
 
-from browserml.figures import new_figure
+from browserml.figures import NotebookFigure, new_figure
 from browserml.imagesearch.search import (
     Evaluation,
     SearchInputError,
@@ -31,11 +33,11 @@ _FIELD_TITLES = {
 }
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float) -> NotebookFigure:
     return new_figure(width, height)
 
 
-def _annotate(ax, matrix: np.ndarray, fmt: str = "{:.0%}") -> None:
+def _annotate(ax: Axes, matrix: np.ndarray, fmt: str = "{:.0%}") -> None:
     """Write each finite cell's value, dark on light cells and light on dark."""
     for (i, j), value in np.ndenumerate(matrix):
         if np.isfinite(value):
@@ -45,7 +47,7 @@ def _annotate(ax, matrix: np.ndarray, fmt: str = "{:.0%}") -> None:
 
 def plot_score_heatmap(
     evaluations: Mapping[tuple[str, str], Evaluation], field: str = "mean_score", title: str | None = None
-):
+) -> NotebookFigure:
     """A model (rows) x layer (columns) heatmap of one score, from :func:`score_grid`.
 
     The random baseline is drawn on the colour bar when every evaluation shares it (the
@@ -70,7 +72,9 @@ def plot_score_heatmap(
     return fig
 
 
-def plot_confusion(evaluation: Evaluation, class_names: Sequence[str] | Mapping[object, str] | None = None):
+def plot_confusion(
+    evaluation: Evaluation, class_names: Sequence[str] | Mapping[object, str] | None = None
+) -> NotebookFigure:
     """Where each class's searches land: row = query class, column = class of the results.
 
     Cells are the weighted share of top-k results (rows sum to 1); a perfect search
@@ -107,7 +111,7 @@ def plot_results(
     result: SearchResult,
     labels: np.ndarray,
     class_names: Sequence[str] | Mapping[object, str] | None = None,
-):
+) -> NotebookFigure:
     """The demo's result row: the query, then each result titled with its distance.
 
     Results of the query's class get a green border, others red; the figure's title
@@ -123,7 +127,7 @@ def plot_results(
             f"got images {images.shape}, labels {labels.shape}"
         )
 
-    def name(label: object) -> str:
+    def name(label: SupportsInt | str) -> str:
         if class_names is None:
             return str(label)
         if isinstance(class_names, Mapping):
@@ -154,7 +158,9 @@ def plot_results(
     return fig
 
 
-def plot_gallery(images: np.ndarray, labels: np.ndarray, class_names: Sequence[str], per_class: int = 6):
+def plot_gallery(
+    images: np.ndarray, labels: np.ndarray, class_names: Sequence[str], per_class: int = 6
+) -> NotebookFigure:
     """The first ``per_class`` images of every class, one row per class: what the data is."""
     images, labels = np.asarray(images), np.asarray(labels)
     classes = np.unique(labels)
@@ -172,7 +178,9 @@ def plot_gallery(images: np.ndarray, labels: np.ndarray, class_names: Sequence[s
     return fig
 
 
-def plot_embedding(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str = ""):
+def plot_embedding(
+    points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str = ""
+) -> NotebookFigure:
     """A 2-D map (e.g. UMAP) coloured by class, with a legend: do classes form islands?"""
     points, labels = np.asarray(points), np.asarray(labels)
     fig = _figure(5.6, 4.2)

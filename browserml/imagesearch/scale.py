@@ -28,6 +28,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ class Index:
         return int(faiss.serialize_index(self.faiss_index).nbytes)
 
 
-def _faiss():
+def _faiss() -> ModuleType:
     import faiss
 
     return faiss

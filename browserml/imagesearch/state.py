@@ -254,7 +254,8 @@ class ImageSearchState:
         """Lite: ``head_relu``; a Keras application: the deepest of the seed's picks."""
         if self.backbone not in self._defaults:
             is_lite = self.backbone not in apps.APPLICATIONS
-            self._defaults[self.backbone] = LITE_DEFAULT_LAYER if is_lite else apps.seed_layer_table(self.backbone)[-1].name
+            self._defaults[self.backbone] = (LITE_DEFAULT_LAYER if is_lite
+                                             else apps.seed_layer_table(self.backbone)[-1].name)
         return self._defaults[self.backbone]
 
     def layer_name(self) -> str:

@@ -9,6 +9,7 @@ and by URL otherwise. Nothing here imports ipywidgets or TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -70,10 +71,9 @@ def check_dist(folder: str | Path | None = None, build_if_missing: bool = False)
     folder = Path(folder) if folder is not None else dist_dir()
     missing = [name for name in DIST_FILES if not (folder / name).is_file()]
     if missing and build_if_missing and default:
-        try:
+        # a failed build falls through to the message below, which says what to run
+        with contextlib.suppress(BrowserRuntimeError, OSError, TimeoutError):
             build_dist(folder)
-        except (BrowserRuntimeError, OSError, TimeoutError):
-            pass  # fall through to the message below, which says what to run
         missing = [name for name in DIST_FILES if not (folder / name).is_file()]
     if missing:
         raise BrowserRuntimeError(

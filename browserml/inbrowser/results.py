@@ -112,7 +112,7 @@ class BrowserRun:
                 continue
             try:
                 out[backend] = max_abs_diff(self.expected, r.outputs)
-            except Exception as err:  # names or shapes differ: say so in the table
+            except Exception as err:  # noqa: BLE001 - names, shapes or values differ: the table says so in words
                 r.error = r.error or f"outputs do not match Python's: {err}"
                 out[backend] = None
         return out

@@ -25,8 +25,8 @@ def browser_request(state: PlaygroundState, export_dir: str | Path,
     info = manifest.extra.get("playground") or {}
     features = list((manifest.preprocessing or {}).get("features") or [])
     if features != list(state.config.features):
-        raise PlaygroundError(f"{export_dir} takes features {features}, the state's network {list(state.config.features)}; "
-                         "export this state again")
+        raise PlaygroundError(f"{export_dir} takes features {features}, "
+                              f"the state's network {list(state.config.features)}; export this state again")
     if info.get("epoch") != state.epoch:
         raise PlaygroundError(f"{export_dir} holds the network at epoch {info.get('epoch')}, the state is at epoch "
                          f"{state.epoch}; export this state again")
@@ -43,7 +43,7 @@ def browser_grid(run: BrowserRunLike, backend: str | None = None) -> np.ndarray:
 
     _, outputs = backend_outputs(run, backend)
     (values,) = outputs.values()
-    side = int(round(np.sqrt(values.size)))
+    side = round(np.sqrt(values.size))  # a Python int (NumPy's round of a scalar is one)
     if side * side != values.size:
         raise PlaygroundError(f"the page sent {values.size} values, not a square grid")
     return np.asarray(values, dtype=np.float64).reshape(side, side)

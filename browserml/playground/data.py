@@ -119,5 +119,5 @@ def make_data(config: PlaygroundConfig) -> PlaygroundData:
     xy, y = make_points(config.dataset, config.samples, config.noise, config.seed)
     order = np.random.default_rng(config.seed + 1).permutation(len(xy))
     xy, y = xy[order], y[order]
-    cut = int(round(len(xy) * config.train_ratio))
+    cut = round(len(xy) * config.train_ratio)
     return PlaygroundData(config.dataset, xy[:cut], y[:cut], xy[cut:], y[cut:])

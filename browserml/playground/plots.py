@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 
 from browserml.figures import NEUTRAL, NotebookFigure, new_figure
@@ -21,12 +22,12 @@ PLAYGROUND_CMAP = LinearSegmentedColormap.from_list("playground", [ORANGE, "#e8e
 EXTENT = (-DOMAIN, DOMAIN, -DOMAIN, DOMAIN)
 
 
-def _points(ax, xy: np.ndarray, y: np.ndarray, edge: str = "white", size: float = 12) -> None:
+def _points(ax: Axes, xy: np.ndarray, y: np.ndarray, edge: str = "white", size: float = 12) -> None:
     ax.scatter(xy[:, 0], xy[:, 1], c=np.clip(y, -1, 1), cmap=PLAYGROUND_CMAP, vmin=-1, vmax=1, s=size,
                edgecolors=edge, linewidths=0.6)
 
 
-def _square(ax, title: str) -> None:
+def _square(ax: Axes, title: str) -> None:
     ax.set(xlim=EXTENT[:2], ylim=EXTENT[2:], title=title, xticks=[-6, 0, 6], yticks=[-6, 0, 6])
     ax.set_aspect("equal")
 

@@ -85,7 +85,7 @@ class PlaygroundState:
         """Playground's "+" above the layers: a new last hidden layer of 2 neurons."""
         if len(self.config.hidden) >= MAX_LAYERS:
             raise PlaygroundError(f"Playground allows at most {MAX_LAYERS} hidden layers")
-        self.set(hidden=self.config.hidden + (2,))
+        self.set(hidden=(*self.config.hidden, 2))
 
     def remove_layer(self) -> None:
         if not self.config.hidden:
@@ -201,7 +201,7 @@ class PlaygroundState:
         """Per column of the diagram (inputs, each hidden layer, output), an array
         (units, resolution, resolution): what Playground's small heatmaps show."""
         columns = feature_columns(grid_points(resolution), self.config.features)
-        layers = [columns] + self.network.layer_outputs(columns)
+        layers = [columns, *self.network.layer_outputs(columns)]
         return [layer.T.reshape(-1, resolution, resolution) for layer in layers]
 
     def points(self) -> dict[str, np.ndarray]:

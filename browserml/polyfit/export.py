@@ -6,31 +6,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from browserml.errors import BadInput
 from browserml.paths import TEMPLATES_DIR
-from browserml.polyfit.model import PolyData, _check_degree, _tf, coefficient_names
+from browserml.polyfit.model import Coefficients, PolyData, _check_degree, _tf, coefficient_names
 
 _PAGE_TEMPLATE = TEMPLATES_DIR / "polynomial_index.html"
 
 
-def serving_module(coeffs: Sequence[float]):
+def serving_module(coeffs: Coefficients) -> Any:
     """A ``tf.Module`` whose ``serve`` signature is ``{x: [n]} -> {y: [n]}``."""
     tf = _tf()
     coeffs = [float(c) for c in coeffs]
     _check_degree(len(coeffs) - 1)
+    module_base: Any = tf.Module  # a variable, so the checker takes the (untyped) base class as Any
 
-    class PolynomialModule(tf.Module):
+    class PolynomialModule(module_base):
         def __init__(self) -> None:
             super().__init__(name="polynomial")
             self.coeffs = tf.Variable(coeffs, dtype=tf.float32, name="coeffs")
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
-        def serve(self, x):
+        def serve(self, x: Any) -> dict[str, Any]:
             y = tf.zeros_like(x) + self.coeffs[0]
             for k in range(1, len(coeffs)):
                 y = y * x + self.coeffs[k]
@@ -40,7 +41,7 @@ def serving_module(coeffs: Sequence[float]):
 
 
 def export_polynomial(
-    coeffs: Sequence[float],
+    coeffs: Coefficients,
     out_dir: str | Path,
     data: PolyData | None = None,
     x_range: tuple[float, float] = (-1.0, 1.0),
@@ -59,7 +60,7 @@ def export_polynomial(
     module = serving_module(coeffs)
     names = coefficient_names(len(coeffs) - 1)
     terms = " + ".join(f"{n}·x^{len(coeffs) - 1 - i}" for i, n in enumerate(names))
-    extra: dict = {
+    extra: dict[str, Any] = {
         "coefficients": dict(zip(names, coeffs)),
         "coefficient_order": "highest power first",
         "grid": {"start": float(x_range[0]), "stop": float(x_range[1]), "num": int(grid_points)},

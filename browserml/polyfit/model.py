@@ -16,12 +16,14 @@ import string
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from browserml.errors import BadInput, finite_float
 
 TrainMethod = str  # "minimize" | "tape"
+Coefficients = Sequence[float] | np.ndarray  # highest power first: a list, or an array such as np.polyfit's
 METHODS: tuple[str, ...] = ("minimize", "tape")
 MAX_DEGREE = 6
 
@@ -149,8 +151,11 @@ def least_squares(data: PolyData, degree: int) -> np.ndarray:
 # --------------------------------------------------------------------------- model
 
 
-def _tf():
+def _tf() -> Any:
+    """The ``tensorflow`` module (``Any``: TensorFlow ships no type information)."""
     import browserml  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+    # isort: split
     import tensorflow as tf
 
     return tf
@@ -164,7 +169,7 @@ class Polynomial:
     ``mul``/``add`` ops (Horner's rule, so any degree works).
     """
 
-    def __init__(self, degree: int, init: Sequence[float] | None = None, seed: int = 0) -> None:
+    def __init__(self, degree: int, init: Coefficients | None = None, seed: int = 0) -> None:
         tf = _tf()
         names = coefficient_names(degree)
         if init is None:
@@ -174,7 +179,7 @@ class Polynomial:
         self.degree = degree
         self.variables = [tf.Variable(float(v), dtype=tf.float32, name=n) for n, v in zip(names, init)]
 
-    def __call__(self, x):
+    def __call__(self, x: Any) -> Any:
         """Evaluate at a float32 tensor ``x`` with TF ops (differentiable)."""
         tf = _tf()
         y = tf.zeros_like(x) + self.variables[0]
@@ -187,7 +192,7 @@ class Polynomial:
         return np.array([float(v.numpy()) for v in self.variables])
 
 
-def mse(prediction, target):
+def mse(prediction: Any, target: Any) -> Any:
     """Mean squared error, written with ops like the talk's ``pred.sub(label).square().mean()``."""
     tf = _tf()
     return tf.reduce_mean(tf.square(prediction - target))
@@ -227,17 +232,17 @@ def train_steps(
         raise BadInput(f"iterations must be a whole number, 0 or more, got {iterations!r}")
     xs, ys = tf.constant(data.x), tf.constant(data.y)
     optimizer = tf_keras.optimizers.SGD(learning_rate)
+    box: list[float] = []  # the loss that minimize's closure computed, last one last
+
+    def loss_fn() -> Any:
+        value = mse(model(xs), ys)
+        box.append(float(value))
+        return value
+
     for i in range(1, iterations + 1):
         if stop is not None and stop.is_set():
             return
         if method == "minimize":
-            box: list[float] = []
-
-            def loss_fn():
-                value = mse(model(xs), ys)
-                box.append(float(value))
-                return value
-
             optimizer.minimize(loss_fn, var_list=model.variables)
             loss = box[-1]
         else:
@@ -269,7 +274,7 @@ def fit(
     learning_rate: float,
     iterations: int,
     method: TrainMethod = "minimize",
-    init: Sequence[float] | None = None,
+    init: Coefficients | None = None,
     seed: int = 0,
     on_step: Callable[[TrainStep], None] | None = None,
 ) -> FitResult:
@@ -284,7 +289,7 @@ def fit(
     return result
 
 
-def gradient(coeffs: Sequence[float], data: PolyData) -> np.ndarray:
+def gradient(coeffs: Coefficients, data: PolyData) -> np.ndarray:
     """The MSE gradient in closed form, ``(2/N)·Σ (f(x)−y)·xᵏ``: a check on autodiff."""
     x, y = data.x.astype(np.float64), data.y.astype(np.float64)
     residual = np.polyval(coeffs, x) - y
@@ -295,7 +300,7 @@ def gradient(coeffs: Sequence[float], data: PolyData) -> np.ndarray:
 # --------------------------------------------------------------------------- evaluation
 
 
-def coefficient_table(learned: Sequence[float], data: PolyData) -> list[dict[str, float | str]]:
+def coefficient_table(learned: Coefficients, data: PolyData) -> list[dict[str, float | str]]:
     """Rows of name, learned, target and least-squares value for each coefficient.
 
     The target is the true polynomial's coefficient of the same power: zero for powers

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from browserml.polyfit.model import PolyData
+from browserml.polyfit.model import Coefficients, PolyData
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
-def plot_fit(data: PolyData, coeffs: Sequence[float] | None = None, losses: Sequence[float] | None = None,
-             title: str = ""):
+def plot_fit(data: PolyData, coeffs: Coefficients | None = None, losses: Sequence[float] | None = None,
+             title: str = "") -> Figure:
     """Data and the current fit, beside the loss curve (a matplotlib ``Figure``, no pyplot,
     so it is safe to draw from a widget's training thread)."""
     from browserml.figures import new_figure

@@ -14,13 +14,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from browserml.polyfit import model as pf
 from browserml.polyfit import plots
 from browserml.polyfit.export import export_polynomial
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 DATA_FIELDS = {"true_coeffs", "noise", "n_points", "seed", "normalize_y"}
@@ -181,7 +184,7 @@ class PolyfitState:
         return (f"The true polynomial also has {terms}, which a degree-{int(self.degree)} model cannot represent: "
                 "the learned coefficients approach the least-squares column, not the true one.")
 
-    def figure(self, frame: Frame | None = None):
+    def figure(self, frame: Frame | None = None) -> Figure:
         """Data, fit and loss of ``frame`` (default: now), titled with its iteration."""
         frame = frame or self.frame()
         return plots.plot_fit(self.data, frame.coeffs, list(frame.losses), title=frame.title)

@@ -9,7 +9,7 @@
  * (tfjs-backend-wasm.wasm, tfjs-backend-wasm-simd.wasm). Threads need cross-origin
  * isolation, which a notebook page does not have, so the threaded binary stays out.
  * DIR defaults to browserml/js/dist/ (committed, so Colab and pip installs need no Node;
- * tests/test_front_door.py checks it equals a fresh build; widgets/browser_runtime.py reads it).
+ * tests/test_front_door.py checks it equals a fresh build; browserml/inbrowser/bundle.py reads it).
  * Prints one JSON line with the sizes.
  */
 import { build } from 'esbuild';
