@@ -70,7 +70,7 @@ test-deps: .stamps/chromium .stamps/debian-data
 run: setup
 	$(BIN)/browserml polyfit --check node chromium
 	$(BIN)/browserml anomaly export --check node chromium
-	$(BIN)/browserml search export --check node chromium
+	$(BIN)/browserml imagesearch export --check node chromium
 	$(BIN)/browserml handtrack convert --check node:wasm chromium:wasm
 	$(BIN)/browserml playground --check node chromium
 
@@ -127,7 +127,7 @@ lock:
 
 # README pictures: each lesson's app rendered in headless JupyterLab (notebooks/images/lesson{N}_widget.png).
 screenshots: setup test-deps
-	$(BIN)/browserml lab screenshots --out notebooks/images
+	PYTHONPATH=tests $(BIN)/python -m tools.lab screenshots --out notebooks/images
 
 nbclean: $(STAMPS)/python
 	$(BIN)/browserml nbclean

@@ -2,13 +2,12 @@
 
     browserml polyfit [--setting quadratic|cubic] [--out DIR] [--check node,chromium]
     browserml anomaly train|evaluate|export [--hidden 7 3 --latent 2 --epochs 100 ...] [--out DIR]
-    browserml search features|query|evaluate|export [--dataset FASHION200 --backbone efficientnet-lite0 ...]
+    browserml imagesearch features|query|evaluate|export [--dataset FASHION200 --backbone efficientnet-lite0 ...]
     browserml handtrack detect IMAGE|convert|benchmark [--model-type ssd320fpnlite --size small ...]
     browserml playground [--dataset spiral --features x1 x2 'sin(x1)' 'sin(x2)' --hidden 6 4 --epochs 120 ...]
     browserml check EXPORT_DIR [--runtime node:cpu node:wasm chromium:cpu ...]
     browserml serve [--port 8000]          # the project root on 127.0.0.1, for export pages
     browserml nbclean [--check] NOTEBOOK...
-    browserml lab check|screenshots [--lesson 1 2 ...] [--out notebooks/images]   # headless JupyterLab
 
 ``make run`` calls the lesson commands to build every export.
 """
@@ -485,29 +484,6 @@ def cmd_nbclean(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_lab(args: argparse.Namespace) -> int:
-    from browserml import labcheck
-
-    lessons = args.lesson or sorted(labcheck.LESSONS)
-    unknown = [n for n in lessons if n not in labcheck.LESSONS]
-    if unknown:
-        raise SystemExit(f"no lesson {unknown}; lessons: {sorted(labcheck.LESSONS)}")
-    if args.verb == "screenshots":
-        results = labcheck.lesson_screenshots(args.out, lessons)
-    else:
-        import tempfile
-
-        results = []
-        with tempfile.TemporaryDirectory(prefix="browserml-lab-") as tmp, labcheck.lab_session(Path(tmp)) as lab:
-            for n in lessons:
-                if not labcheck.LESSONS[n].available():
-                    print(f"lesson {n}: skipped ({labcheck.LESSONS[n].source} does not exist yet)")
-                    continue
-                results.append(labcheck.check_lesson(lab, n))
-                print(results[-1].summary())
-    return 0 if all(not r.problems() for r in results) else 1
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="browserml", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -549,7 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME", type=RUNTIME)
     p.set_defaults(func=cmd_anomaly)
 
-    p = sub.add_parser("search", help="lesson 3: layer-wise CNN image search (ConvNet Playground)")
+    # named like its package (browserml.imagesearch); "search", its first name, still works
+    p = sub.add_parser("imagesearch", aliases=["search"],
+                       help="lesson 3: layer-wise CNN image search (ConvNet Playground)")
     p.add_argument("verb", choices=["features", "query", "evaluate", "export"],
                    help="features: extract (cached); query: top-k for one image; evaluate: scores; export: TF.js")
     p.add_argument("--dataset", help="FASHION200 (default), PHOTOS200, CIFAR10-200, TINYIMAGENET-200, or a folder "
@@ -624,13 +602,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebooks", nargs="*")
     p.set_defaults(func=cmd_nbclean)
 
-    p = sub.add_parser("lab", help="check each lesson's app in headless JupyterLab, or screenshot it")
-    p.add_argument("verb", choices=["check", "screenshots"],
-                   help="check: render, act once, expect a change; screenshots: lesson{N}_widget.png for the README")
-    p.add_argument("--lesson", type=int, nargs="+", help="lesson numbers (default: all)")
-    p.add_argument("--out", type=Path, default=project_root() / "notebooks" / "images",
-                   help="screenshots: the folder to write to (default notebooks/images)")
-    p.set_defaults(func=cmd_lab)
     return parser
 
 

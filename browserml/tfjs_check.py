@@ -318,8 +318,11 @@ def assert_parity(
     export_dir: str | Path,
     runtimes: Iterable[tuple[str, str]] = DEFAULT_RUNTIMES,
 ) -> list[ParityReport]:
-    """:func:`check_parity`, raising ``AssertionError`` with the whole table on any failure."""
+    """:func:`check_parity`, raising ``AssertionError`` with the whole table on any failure,
+    and when no runtime ran at all (an empty table proves nothing)."""
     reports = check_parity(export_dir, runtimes)
+    if not reports:
+        raise AssertionError(f"TF.js parity for {export_dir}: no runtime ran, so nothing was checked")
     if not all(r.ok for r in reports):
         raise AssertionError(f"TF.js parity failed for {export_dir}:\n" + "\n".join(map(str, reports)))
     return reports

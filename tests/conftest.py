@@ -12,7 +12,7 @@ Three things live here, each in one place:
   checks that no notebook and no browser test slips into it. A marker written on a single
   test (``@pytest.mark.slow``) still counts; put new module- or fixture-wide ones here.
 - **One JupyterLab.** The ``jupyterlab`` fixture starts one headless JupyterLab and
-  Chromium (``browserml.labcheck.lab_session``) for the whole run; every test that needs
+  Chromium (``tools.labcheck.lab_session``) for the whole run; every test that needs
   JupyterLab uses it (JupyterLab boots once per ``make test``, not once per module).
 """
 
@@ -181,7 +181,7 @@ class SharedLab:
     """One ``lab_session`` on a thread of its own (see :class:`OnLabThread`)."""
 
     def __init__(self, root: Path) -> None:
-        from browserml.labcheck import lab_session
+        from tools.labcheck import lab_session
 
         self.root = root
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jupyterlab")
@@ -226,7 +226,7 @@ class SharedLab:
 
 
 class LabFixture(OnLabThread):
-    """What the ``jupyterlab`` fixture gives: the :class:`~browserml.labcheck.LabSession`
+    """What the ``jupyterlab`` fixture gives: the :class:`~tools.labcheck.LabSession`
     (used as is: ``lab.open_notebook(...)``, ``check_lesson(lab, ...)``), plus ``call`` and
     ``folder`` for tests that drive the session in one go or need a folder of their own."""
 

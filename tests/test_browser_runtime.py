@@ -419,7 +419,7 @@ def test_jupyterlab_runs_lesson1_in_its_own_page_and_the_kernel_sees_parity(jupy
 
 def _lab_results(session, root: Path) -> dict:
     """Run the two scratch notebooks in ``root`` in the session's JupyterLab; the parsed RESULT lines."""
-    from browserml.labcheck import scratch_notebook
+    from tools.labcheck import scratch_notebook
 
     seen = {}
     for mode, runtime in (("embed", ""), ("files", "shared_runtime(dist='tfjs-dist')\n")):

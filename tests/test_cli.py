@@ -126,3 +126,15 @@ def test_handtrack_detect_names_a_bad_image(tmp_path, capsys):
     path.write_text("not an image")
     assert cli.main(["handtrack", "detect", str(path)]) == 2
     assert capsys.readouterr().err == f"browserml handtrack: {path}: not an image file that Pillow can read\n"
+
+
+def test_lesson3_command_is_named_like_its_package_and_keeps_its_old_name(capsys):
+    """`browserml imagesearch` (as browserml.imagesearch); `browserml search` still works."""
+    for name in ("imagesearch", "search"):
+        with pytest.raises(SystemExit) as done:
+            cli.main([name, "--help"])
+        assert done.value.code == 0
+        assert "features" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "imagesearch" in capsys.readouterr().out

@@ -26,3 +26,19 @@ def test_agreement_applies_the_lessons_bar():
     assert not agreement(a, [dict(a[0], score=0.95)])["ok"]
     assert not agreement(a, [dict(a[0], bbox=[3, 0, 10, 10])])["ok"]
     assert not agreement(a, a + a)["ok"]
+
+
+def test_the_two_nms_rules_differ_exactly_at_the_threshold():
+    """TF.js drops a box whose IoU with a kept one equals the threshold; TensorFlow keeps it."""
+    import numpy as np
+
+    from browserml.handtrack.boxes import box_iou, non_max_suppression
+
+    boxes = np.array([[0, 0, 10, 10], [0, 5, 10, 15]], np.float64)  # IoU 50 / 150 = 1/3
+    scores = np.array([0.9, 0.8])
+    iou = float(box_iou(boxes[:1], boxes[1:])[0, 0])
+    assert iou == pytest.approx(1 / 3, abs=1e-15)
+    assert non_max_suppression(boxes, scores, 10, iou, 0.5, drop_at_threshold=True).tolist() == [0]
+    assert non_max_suppression(boxes, scores, 10, iou, 0.5, drop_at_threshold=False).tolist() == [0, 1]
+    swapped = boxes[:, [2, 3, 0, 1]]  # the same boxes, corners given the other way round
+    assert np.array_equal(box_iou(swapped, boxes), box_iou(boxes, boxes))

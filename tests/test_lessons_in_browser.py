@@ -406,7 +406,7 @@ def _run_notebook(session, root: Path, bundle: str) -> dict:
     import sys
     import time
 
-    from browserml.labcheck import scratch_notebook
+    from tools.labcheck import scratch_notebook
 
     name = (root / "lessons_in_browser.ipynb").relative_to(session.root).as_posix()
     (session.root / name).write_text(json.dumps(scratch_notebook(CELLS)))

@@ -126,3 +126,11 @@ def test_available_runtimes_drop_chromium_only_where_it_is_missing(monkeypatch, 
     assert not has_chromium()
     assert available_runtimes(wanted) == [("node", "wasm")]
     assert "Chromium is not installed here" in capsys.readouterr().out
+
+
+def test_assert_parity_refuses_an_empty_table():
+    """No runtime at all must not pass as "parity holds" (it passed vacuously before)."""
+    from browserml.paths import exports_dir
+
+    with pytest.raises(AssertionError, match="no runtime ran"):
+        assert_parity(exports_dir() / "polynomial", [])

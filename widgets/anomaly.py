@@ -26,12 +26,12 @@ from widgets.common import (
     explain_labels,
     figure_image,
     flex_row,
+    guarded,
     html_table,
     on_change,
     readable_header,
     show_figure,
     slow_slider,
-    wrap,
 )
 
 #: The Inspect tab's "all classes" choice. Not ``None``: an ipywidgets ``Dropdown`` whose
@@ -157,22 +157,22 @@ class AnomalyApp:
         def configure(name: str) -> Callable[[Any], None]:
             return lambda value: self._configure(**{name: value})
 
-        self.add_button.on_click(wrap(lambda _b: (st.add_layer(), self._render_layers()), out, self.errors))
-        self.remove_button.on_click(wrap(lambda _b: (st.remove_layer(), self._render_layers()), out, self.errors))
+        self.add_button.on_click(guarded(lambda _b: (st.add_layer(), self._render_layers()), out, self.errors))
+        self.remove_button.on_click(guarded(lambda _b: (st.remove_layer(), self._render_layers()), out, self.errors))
         for widget, name in ((self.latent, "latent"), (self.activation, "activation"), (self.optimizer, "optimizer"),
                              (self.lr, "learning_rate"), (self.regularizer, "regularizer"),
                              (self.reg_rate, "regularizer_rate"), (self.batch, "batch_size"),
                              (self.epochs, "epochs"), (self.abnormal_share, "abnormal_share"), (self.split, "split")):
             on_change(widget, configure(name), out, self.errors)
         on_change(self.train_size, lambda v: self._configure(train_size=v or None), out, self.errors)
-        self.train_button.on_click(wrap(lambda _b: self.start_training(), out, self.errors))
-        self.pause_button.on_click(wrap(lambda _b: st.pause(), out, self.errors))
+        self.train_button.on_click(guarded(lambda _b: self.start_training(), out, self.errors))
+        self.pause_button.on_click(guarded(lambda _b: st.pause(), out, self.errors))
         on_change(self.rule, lambda v: (st.set_rule(v), self._sync_k(), self._show_results()), out, self.errors)
         on_change(self.k, lambda v: (st.set_rule(st.threshold_rule, v), self._show_results()), out, self.errors)
         on_change(self.threshold, lambda v: (st.set_threshold(v), self._show_metrics()), out, self.errors)
         on_change(self.class_filter, lambda v: (st.set_class_filter(v or None), self._fill_beats()), out, self.errors)
         on_change(self.beat, lambda v: self._show_beat(), out, self.errors)
-        self.judge_button.on_click(wrap(lambda _b: self.judge_drawing(), out, self.errors))
+        self.judge_button.on_click(guarded(lambda _b: self.judge_drawing(), out, self.errors))
 
     def _sync_k(self) -> None:
         """``k`` is live only under a rule that reads it."""

@@ -491,11 +491,6 @@ def on_change(widget: W.ValueWidget, callback: Callable[[Any], Any], output: W.O
     widget.observe(handler, names="value")
 
 
-def wrap(fn: Callable[..., Any], output: W.Output, errors: W.HTML | None = None) -> Callable[..., Any]:
-    """A button callback, guarded (see :func:`guarded`)."""
-    return guarded(fn, output, errors)
-
-
 # --------------------------------------------------------------------------- ipywidgets 7 and 8
 
 

@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import re
 from collections.abc import Callable
 from typing import Any
 
 import anywidget
 import ipywidgets as W
-import numpy as np
 import traitlets
 
 from browserml.data.images import ImageDataError
 from browserml.handtrack import images as samples
 from browserml.handtrack.models import MODEL_SIZES, MODEL_TYPES
 from browserml.handtrack.state import DEFAULT_SAMPLE, HARD_SAMPLES, SIZE_NAMES, HandtrackState
+from browserml.png import encode_png
 from widgets.common import (
     ERROR_INK,
     INK_SOFT,
@@ -42,7 +41,6 @@ from widgets.common import (
     set_tooltip,
     slow_slider,
     uploaded_files,
-    wrap,
     wrapping_row,
 )
 
@@ -90,14 +88,6 @@ def _fit_label() -> W.Layout:
     """A button's layout: as wide as its label, never squeezed by its row (ipywidgets' fixed
     default width truncates longer labels). One per widget: a shared Layout is shared state."""
     return W.Layout(width="auto", flex="0 0 auto")
-
-
-def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 class HandtrackApp:
@@ -196,7 +186,7 @@ class HandtrackApp:
             on_change(widget, setting(name), out, err)
         on_change(self.upload, self._on_upload, out, err)
         for button, name in zip(self.sample_buttons, self.sample_names):
-            button.on_click(wrap(lambda _b, name=name: (st.use_sample(name), self.refresh()), out, err))
+            button.on_click(guarded(lambda _b, name=name: (st.use_sample(name), self.refresh()), out, err))
         if self.webcam is not None:
             self.webcam.observe(guarded(lambda change: self._on_webcam(change["new"]), out, err), names="data_url")
 
@@ -252,7 +242,7 @@ class HandtrackApp:
             self.stats.value = "Upload a photo, take a webcam photo or pick a sample."
             self.table.value, self.picture.value = "", b""
             return
-        self.picture.value = _png(st.annotated())
+        self.picture.value = encode_png(st.annotated(), compress_level=1)
         self.stats.value = (f"<span style='color:{INK_SOFT}'>{html.escape(st.describe())}<br>"
                             f"{html.escape(st.timing())}</span>")
         rows = st.rows()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import io
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,6 +29,7 @@ from browserml.imagesearch import features as fx
 from browserml.imagesearch import search
 from browserml.imagesearch.embedding import UMAP_METRICS
 from browserml.imagesearch.state import ImageSearchState, SettingsRevertedError, UploadedImage
+from browserml.png import encode_png
 from widgets.common import (
     ERROR_INK,
     INK_SOFT,
@@ -43,7 +43,6 @@ from widgets.common import (
     set_tooltip,
     slow_slider,
     uploaded_files,
-    wrap,
     wrapping_row,
 )
 from widgets.scatter import Scatter
@@ -68,15 +67,6 @@ def _fit_label(**more: str) -> W.Layout:
 def _weights_option(weights: str | None) -> str:
     """The weights picker's value for the state's weights (None: random)."""
     return "random" if weights is None else weights
-
-
-def _png(image: np.ndarray, side: int) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    thumb = Image.fromarray(np.asarray(image, np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
-    thumb.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 class ImageSearchApp:
@@ -226,7 +216,7 @@ class ImageSearchApp:
         on_change(self.umap_toggle, lambda v: (setattr(self.umap_box.layout, "display", "" if v else "none"),
                                                self.refresh()), out, err)
         on_change(self.upload, self._on_upload, out, err)
-        self.random_weights_button.on_click(wrap(self._use_random_weights, out, err))
+        self.random_weights_button.on_click(guarded(self._use_random_weights, out, err))
         self.gallery.observe(guarded(lambda c: self._clicked(self._gallery_ids, c["new"]), out, err), names="clicked")
         self.results.observe(guarded(lambda c: self._clicked(self._result_ids, c["new"]), out, err), names="clicked")
         self.scatter.observe(guarded(lambda c: self._clicked(None, c["new"]), out, err), names="clicked")
@@ -419,11 +409,11 @@ class ImageSearchApp:
     def _draw_query(self) -> None:
         st = self.state
         if isinstance(st.query, UploadedImage):
-            self.query_image.value = _png(st.query.image, 96)
+            self.query_image.value = encode_png(st.query.image, side=96)
             self.query_title.value = f"<b>your image</b> {html.escape(st.query.name)}"
         else:
             label = st.image_set.labels[st.query]
-            self.query_image.value = _png(st.image_set.images[st.query], 96)
+            self.query_image.value = encode_png(st.image_set.images[st.query], side=96)
             self.query_title.value = f"<b>query #{st.query}</b> · {st.image_set.class_names[label]}"
 
     def _draw_results(self, found: search.SearchResult) -> None:

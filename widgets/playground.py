@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import io
 import itertools
 import threading
 from collections.abc import Callable, Sequence
@@ -47,6 +46,7 @@ import numpy as np
 from browserml import playground as pg
 from browserml.figures import NEUTRAL
 from browserml.playground.state import PlaygroundState
+from browserml.png import encode_png
 from widgets.common import (
     INK,
     INK_SOFT,
@@ -60,7 +60,6 @@ from widgets.common import (
     guarded,
     on_change,
     slow_slider,
-    wrap,
 )
 from widgets.thumbgrid import ThumbGrid
 
@@ -142,14 +141,8 @@ def png_bytes(rgb: np.ndarray, size: int | None = None) -> bytes:
     ``compress_level=1``: these pictures are redrawn several times a second, and
     fast zlib is ten times quicker than the default for a few percent more bytes.
     """
-    from PIL import Image
 
-    image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
-    if size is not None and image.size != (size, size):
-        image = image.resize((size, size), Image.Resampling.BILINEAR)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return encode_png(rgb, side=size, compress_level=1)
 
 
 def heatmap_png(values: np.ndarray, size: int | None = None, discretize: bool = False) -> bytes:
@@ -185,9 +178,7 @@ def output_png(grid: np.ndarray, points: dict[str, np.ndarray], size: int = OUTP
         fills = colour_rgb(points[f"{split}_y"])
         for x, y, fill in zip(px.tolist(), py.tolist(), fills.tolist()):
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=tuple(fill), outline=outline)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return encode_png(image, compress_level=1)
 
 
 #: The loss chart's lines, RGBA: test loss solid, training loss the same grey at half
@@ -213,9 +204,7 @@ def loss_curve_png(history: Sequence[pg.EpochStats], width: int = 280, height: i
         for column, colour, line_width in ((0, TRAIN_LOSS_INK, 1), (1, TEST_LOSS_INK, 2)):
             ys = (height - 2) - np.nan_to_num(losses[index, column], nan=top, posinf=top) / top * (height - 4)
             draw.line(list(zip(xs.tolist(), ys.tolist())), fill=colour, width=line_width)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return encode_png(image, compress_level=1)
 
 
 def dataset_thumbnails(tile: int = 48, n: int = 160) -> np.ndarray:
@@ -535,13 +524,13 @@ class PlaygroundApp:
         on_change(self.show_test_data, lambda v: self._display_toggle("show_test_data", v), out, err)
         on_change(self.discretize, lambda v: self._display_toggle("discretize", v), out, err)
         self.dataset.observe(guarded(lambda change: self._pick_dataset(change["new"]), out, err), names="clicked")
-        self.play_button.on_click(wrap(lambda _b: self.toggle_play(), out, err))
-        self.step_button.on_click(wrap(lambda _b: self._apply(self.state.step), out, err))
-        self.reset_button.on_click(wrap(lambda _b: self._apply(self.state.reset), out, err))
-        self.regenerate_button.on_click(wrap(lambda _b: self._apply(
+        self.play_button.on_click(guarded(lambda _b: self.toggle_play(), out, err))
+        self.step_button.on_click(guarded(lambda _b: self._apply(self.state.step), out, err))
+        self.reset_button.on_click(guarded(lambda _b: self._apply(self.state.reset), out, err))
+        self.regenerate_button.on_click(guarded(lambda _b: self._apply(
             lambda: self.state.set(seed=self.state.config.seed + 1)), out, err))
-        self.add_layer_button.on_click(wrap(lambda _b: self._apply(self.state.add_layer), out, err))
-        self.remove_layer_button.on_click(wrap(lambda _b: self._apply(self.state.remove_layer), out, err))
+        self.add_layer_button.on_click(guarded(lambda _b: self._apply(self.state.add_layer), out, err))
+        self.remove_layer_button.on_click(guarded(lambda _b: self._apply(self.state.remove_layer), out, err))
 
     def _mine(self) -> bool:
         """Whether this change came from :meth:`_sync_controls` (not the learner) on this thread."""
@@ -616,9 +605,9 @@ class PlaygroundApp:
                             layout=W.Layout(width="26px", padding="0", margin="0"))
             minus = W.Button(description="−", tooltip=f"remove a neuron from layer {i + 1}",
                              layout=W.Layout(width="26px", padding="0", margin="0"))
-            plus.on_click(wrap(lambda _b, i=i: self._apply(lambda: self.state.add_neuron(i)),
+            plus.on_click(guarded(lambda _b, i=i: self._apply(lambda: self.state.add_neuron(i)),
                                self.output, self.errors))
-            minus.on_click(wrap(lambda _b, i=i: self._apply(lambda: self.state.remove_neuron(i)),
+            minus.on_click(guarded(lambda _b, i=i: self._apply(lambda: self.state.remove_neuron(i)),
                                 self.output, self.errors))
             self.layer_controls.append((plus, minus))
             label = W.HTML(f"<span style='font-size:11px'>{width} neuron{'s' if width != 1 else ''}</span>")

@@ -27,11 +27,11 @@ from widgets.common import (
     Throttle,
     explain_labels,
     figure_image,
+    guarded,
     html_table,
     on_change,
     show_figure,
     slow_slider,
-    wrap,
 )
 
 POWERS = ("x³", "x²", "x¹", "x⁰")
@@ -82,8 +82,8 @@ class PolyfitApp:
         for widget, name in ((self.noise, "noise"), (self.points, "n_points"), (self.lr, "learning_rate"),
                              (self.iterations, "iterations"), (self.degree, "degree"), (self.method, "method")):
             on_change(widget, setting(name), self.output, self.errors)
-        self.train_button.on_click(wrap(lambda _b: self.start_training(), self.output, self.errors))
-        self.stop_button.on_click(wrap(lambda _b: self.state.stop(), self.output, self.errors))
+        self.train_button.on_click(guarded(lambda _b: self.start_training(), self.output, self.errors))
+        self.stop_button.on_click(guarded(lambda _b: self.state.stop(), self.output, self.errors))
 
         # Two columns that wrap under each other on a narrow page; neither has a width
         # the container cannot give, so the page never needs a horizontal scrollbar.

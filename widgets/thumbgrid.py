@@ -22,7 +22,6 @@ still map to tiles) instead of clipping it.
 from __future__ import annotations
 
 import base64
-import io
 import re
 from collections.abc import Sequence
 
@@ -30,6 +29,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from browserml.png import encode_png
 from widgets.common import JS_DIR, front_end
 
 
@@ -66,9 +66,7 @@ def sprite_data_url(images: np.ndarray, tile: int, columns: int) -> str:
     for i, image in enumerate(images):
         thumb = Image.fromarray(image.astype(np.uint8)).resize((tile, tile), Image.Resampling.BILINEAR)
         sheet.paste(thumb, ((i % columns) * tile, (i // columns) * tile))
-    buf = io.BytesIO()
-    sheet.save(buf, format="PNG", optimize=False)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(encode_png(sheet)).decode("ascii")
 
 
 class ThumbGrid(anywidget.AnyWidget):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
+import http.client
 import io
 import os
 import tempfile
@@ -57,8 +58,10 @@ ANOMAGRAM_TEST_SIZE = 500
 #: beat, and squared it overflows float32 (TF.js then scores NaN, NumPy inf).
 MAX_ABS_VALUE = 1e6
 
+#: Where :func:`load_tensorflow_csv` downloads the TensorFlow tutorial's CSV from.
 ONLINE_CSV_URL = "https://storage.googleapis.com/download.tensorflow.org/data/ecg.csv"
 TF_CSV_LABELS = (0, 1)  # the TensorFlow CSV's last column: 1 = normal, 0 = abnormal
+#: Seconds a download may wait for the server (to connect, or for the next bytes).
 DOWNLOAD_TIMEOUT_S = 60
 
 Part: TypeAlias = Literal["train", "test"]
@@ -212,16 +215,17 @@ def read_tensorflow_csv(source: Source) -> Beats:
     return Beats(table[:, :-1], labels)
 
 
-def load_tensorflow_csv(url: str = ONLINE_CSV_URL, cache_dir: str | os.PathLike[str] | None = None) -> Beats:
+def load_tensorflow_csv(url: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> Beats:
     """The TensorFlow tutorial's ECG CSV, downloaded on the first call and cached.
 
     The online path, for learners who want the data TensorFlow's autoencoder tutorial
     uses; nothing in browserml calls it (the lessons and tests run offline on the UCR
     files). There is no recorded sha256 for this file, so it is parsed and checked
     before it is cached, and written atomically: an interrupted or bad download never
-    leaves a half-written file to be trusted later. ``cache_dir`` defaults to
-    :func:`default_cache_dir`.
+    leaves a half-written file to be trusted later. ``url`` defaults to
+    :data:`ONLINE_CSV_URL` (read at call time), ``cache_dir`` to :func:`default_cache_dir`.
     """
+    url = ONLINE_CSV_URL if url is None else url
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / _url_file_name(url)
     if path.is_file():
@@ -246,12 +250,21 @@ def _url_file_name(url: str) -> str:
 
 
 def _download(url: str) -> bytes:
+    """The body at ``url``; any failure is one :class:`ECGDataError` line, not a traceback.
+
+    A refused connection, an HTTP error, a timeout (:data:`DOWNLOAD_TIMEOUT_S`) and a body
+    shorter than its Content-Length (``http.client.IncompleteRead``, not an ``OSError``)
+    all say what failed and that the bundled files work offline.
+    """
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             return response.read()
-    except OSError as err:  # urllib.error.URLError is an OSError
-        raise OSError(
-            f"could not download {url} ({err}). "
+    except (OSError, http.client.HTTPException) as err:  # urllib.error.URLError is an OSError
+        reason = str(err) or type(err).__name__
+        if isinstance(err, http.client.IncompleteRead):
+            reason = f"the body ended after {len(err.partial)} bytes, {err.expected} more were expected"
+        raise ECGDataError(
+            f"could not download {url} ({reason}). "
             "The lessons work offline: use load_ucr() for the bundled files."
         ) from err
 

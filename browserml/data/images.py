@@ -17,7 +17,8 @@ class names, an honest description and the provenance), from four places:
 - **any folder** (:func:`load_folder`): one subfolder per class, the lesson's "bring
   your own images"; :func:`read_image` is the one decoder for files and uploads alike.
 - **online** sets (CIFAR-10, Tiny ImageNet, Fashion-MNIST through ``tf_keras``), which
-  download only when called; no test and no default code path calls them.
+  download only when called; no default code path calls them, and the tests point them
+  at a stand-in server on 127.0.0.1 (``tests/test_data_downloads.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import importlib.util
 import io
 import json
@@ -56,6 +58,7 @@ ImageSource: TypeAlias = "bytes | str | os.PathLike[str]"
 MIN_SIDE = 16  # smaller images carry too little for a CNN feature, and are usually mistakes
 MAX_PIXELS = 40_000_000  # checked from the header, before decoding (decompression bombs)
 DEFAULT_IMAGE_SIZE = (224, 224)  # (height, width): what the lesson's ImageNet backbones take
+#: Seconds a download may wait for the server (to connect, or for the next bytes).
 DOWNLOAD_TIMEOUT_S = 60
 
 
@@ -1024,11 +1027,12 @@ def photos200(seed: int = 0) -> ImageSet:
     )
 
 
-# --- online sets (download only when called; no test calls them) -----------------------
+# --- online sets (download only when called; tested against a local stand-in server) -
 
 CIFAR10_CLASS_NAMES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )
+#: Where :func:`load_tinyimagenet_subset` downloads Tiny ImageNet from (Stanford CS231n).
 TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 _TINY_ROOT = "tiny-imagenet-200"
 
@@ -1056,8 +1060,10 @@ def load_cifar10_subset(per_class: int = 20, seed: int = 0) -> ImageSet:
 
     try:
         _, (x_test, y_test) = tf_keras.datasets.cifar10.load_data()
-    except Exception as err:  # tf_keras's get_file raises a bare Exception for a failed download
-        if "URL fetch failure" not in str(err):
+    except Exception as err:
+        # tf_keras's get_file raises a bare Exception for a failed download (404, refused,
+        # cut short) and a ValueError for an archive whose sha256 is not CIFAR-10's.
+        if "URL fetch failure" not in str(err) and "file hash does not match" not in str(err):
             raise
         raise ImageDataError(f"could not download CIFAR-10 ({err}); the offline sets are "
                              f"{', '.join(OFFLINE_SETS)}") from err
@@ -1141,16 +1147,28 @@ def _check_tiny_zip(path: Path) -> None:
 
 
 def _download_file(url: str, path: Path, check: Callable[[Path], None]) -> None:
-    """Stream ``url`` to a sibling temporary file, ``check`` it, then rename it to ``path``."""
+    """Stream ``url`` to a sibling temporary file, ``check`` it, then rename it to ``path``.
+
+    A body shorter than its Content-Length is refused here: ``read(n)`` just returns
+    fewer bytes when the server hangs up early, so nothing else would notice.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            received = 0
             while chunk := response.read(1 << 20):
                 out.write(chunk)
+                received += len(chunk)
+            expected = response.headers.get("Content-Length")
+            if expected is not None and expected.isdigit() and received < int(expected):
+                raise ImageDataError(
+                    f"could not download {url} (the body ended after {received} of {expected} bytes); "
+                    f"the offline sets are {', '.join(OFFLINE_SETS)}"
+                )
         check(Path(staging))
         os.replace(staging, path)
-    except OSError as err:  # urllib.error.URLError is an OSError
+    except (OSError, http.client.HTTPException) as err:  # urllib.error.URLError is an OSError
         Path(staging).unlink(missing_ok=True)
         raise ImageDataError(  # offline, or the server is down: one line, not a traceback
             f"could not download {url} ({err}); the offline sets are {', '.join(OFFLINE_SETS)}"

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from browserml.errors import BadInput
+from browserml.handtrack.boxes import non_max_suppression as boxes_nms
 from browserml.handtrack.models import DEFAULT_MODEL_TYPE, DEFAULT_SIZE, LABELS, MODEL_SIZES, MODEL_TYPES
 
 # handtrack.js's defaultParams that change what detect() returns (the rest only style
@@ -183,45 +184,20 @@ def max_scores(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(best > 0, best, np.float32(0)), column
 
 
-def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """IoU of each row of ``boxes`` with ``box`` (both ``ymin, xmin, ymax, xmax``, corners in
-    any order), in float64 like TF.js; 0 when either box has no area."""
-    b = np.asarray(boxes, dtype=np.float64)
-    a = np.asarray(box, dtype=np.float64)
-    y0, y1 = np.minimum(b[:, 0], b[:, 2]), np.maximum(b[:, 0], b[:, 2])
-    x0, x1 = np.minimum(b[:, 1], b[:, 3]), np.maximum(b[:, 1], b[:, 3])
-    ay0, ay1, ax0, ax1 = min(a[0], a[2]), max(a[0], a[2]), min(a[1], a[3]), max(a[1], a[3])
-    area_b = (y1 - y0) * (x1 - x0)
-    area_a = (ay1 - ay0) * (ax1 - ax0)
-    inter = np.maximum(np.minimum(y1, ay1) - np.maximum(y0, ay0), 0.0) * \
-        np.maximum(np.minimum(x1, ax1) - np.maximum(x0, ax0), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / (area_a + area_b - inter)
-    return np.where((area_b <= 0) | (area_a <= 0), 0.0, iou)
-
-
 def non_max_suppression(
     boxes: np.ndarray, scores: np.ndarray, max_boxes: int, iou_threshold: float, score_threshold: float
 ) -> np.ndarray:
     """Indices kept by greedy NMS, best first: ``tf.image.nonMaxSuppression`` in NumPy.
 
-    Candidates are boxes with ``score > score_threshold``, taken by descending score
-    (ties: lower index first); one is dropped when its IoU with an already kept box is
-    ``>= iou_threshold`` (TF.js; TensorFlow's op uses ``>``); at most ``max_boxes`` are kept.
+    A box is dropped when its IoU with an already kept box is ``>= iou_threshold`` (TF.js;
+    TensorFlow's op uses ``>``): :func:`browserml.handtrack.boxes.non_max_suppression`
+    with ``drop_at_threshold=True``, on float32 boxes as the graph outputs them.
     """
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float32).reshape(-1)
     if boxes.shape[0] != scores.shape[0]:
         raise HandDetectError(f"{boxes.shape[0]} boxes but {scores.shape[0]} scores")
-    candidates = np.flatnonzero(scores > score_threshold)
-    candidates = candidates[np.lexsort((candidates, -scores[candidates]))]
-    kept: list[int] = []
-    for index in candidates:
-        if len(kept) >= max_boxes:
-            break
-        if not kept or not (box_iou(boxes[kept], boxes[index]) >= iou_threshold).any():
-            kept.append(int(index))
-    return np.asarray(kept, dtype=np.int64)
+    return boxes_nms(boxes, scores, max_boxes, iou_threshold, score_threshold, drop_at_threshold=True)
 
 
 def build_detections(

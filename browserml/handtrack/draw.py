@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from browserml.handtrack.boxes import bbox_iou
 from browserml.handtrack.models import COLORS
 
 
@@ -40,11 +41,3 @@ def agreement(python: Sequence[Mapping[str, Any]], javascript: Sequence[Mapping[
                                            for x in pairs)}
 
 
-def bbox_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two ``[x, y, w, h]`` boxes (handtrack.js's bbox format)."""
-    ax, ay, aw, ah = (float(v) for v in a)
-    bx, by, bw, bh = (float(v) for v in b)
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    union = aw * ah + bw * bh - w * h
-    return w * h / union if union > 0 else 0.0

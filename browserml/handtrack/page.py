@@ -10,28 +10,18 @@ draws the boxes. The whole folder is staged and renamed into place.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
 
 from browserml.atomic import atomic_directory
 from browserml.handtrack.convert import VARIANTS, ConversionRow, reconvert
 from browserml.handtrack.models import COLORS, DEFAULT_MODEL_TYPE, LABELS
 from browserml.paths import TEMPLATES_DIR
+from browserml.png import encode_png
 
 PAGE_TEMPLATE = TEMPLATES_DIR / "handtrack_index.html"
 DEFAULT_SAMPLE = "two_open_hands"  # the page opens on a scene with something to find
-
-
-def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def export_handtrack(
@@ -48,7 +38,7 @@ def export_handtrack(
         rows = reconvert(staging, model_type, variants=variants)  # replaces ``staging`` in place
         (staging / "samples").mkdir()
         for name, image in samples.items():
-            (staging / "samples" / f"{name}.png").write_bytes(_png(image))
+            (staging / "samples" / f"{name}.png").write_bytes(encode_png(image))
         page = {"model_type": model_type, "labels": {str(k): v for k, v in LABELS.items()}, "colors": COLORS,
                 "samples": [f"{name}.png" for name in samples],
                 "default": f"{DEFAULT_SAMPLE}.png" if DEFAULT_SAMPLE in samples else f"{next(iter(samples))}.png"}

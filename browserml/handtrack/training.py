@@ -37,7 +37,6 @@ with :data:`ORIGINAL`.
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -50,6 +49,8 @@ from PIL import Image, ImageDraw
 
 import browserml  # noqa: F401  (selects tf_keras before TensorFlow loads)
 from browserml.errors import BadInput
+from browserml.handtrack.boxes import box_iou, non_max_suppression
+from browserml.png import encode_png
 
 TOY_LABEL = "TOY"
 #: The real thing, for contrast (github.com/victordibia/handtracking, README).
@@ -299,12 +300,6 @@ def _ints(values: Iterable[int]) -> Any:
     return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def to_tf_example(image: np.ndarray, boxes: np.ndarray, classes: np.ndarray, name: str) -> Any:
     """One image as a ``tf.train.Example`` in the Object Detection API's layout
     (``create_tf_record`` scripts write exactly these keys; boxes normalised, classes
@@ -457,38 +452,12 @@ def decode_grid(output: np.ndarray, score_threshold: float = 0.3, iou_threshold:
     probs = out[..., 5:].reshape(-1, out.shape[-1] - 5)
     cls = probs.argmax(axis=1)
     scores = out[..., 0].reshape(-1) * probs[np.arange(len(cls)), cls]
-    keep = non_max_suppression(boxes, scores, max_boxes, iou_threshold, score_threshold)
+    keep = non_max_suppression(boxes, scores, max_boxes, iou_threshold, score_threshold,
+                               drop_at_threshold=False)  # tf.image.non_max_suppression's rule
     return Detections(boxes[keep].astype(np.float32), scores[keep].astype(np.float32), cls[keep] + 1)
 
 
-def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, max_boxes: int, iou_threshold: float,
-                        score_threshold: float) -> np.ndarray:
-    """Greedy NMS (``tf.image.non_max_suppression``'s rule): indices of kept boxes, best first."""
-    order = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > score_threshold]
-    kept: list[int] = []
-    for i in order:
-        if len(kept) >= max_boxes:
-            break
-        if not kept or box_iou(boxes[i:i + 1], boxes[kept]).max() <= iou_threshold:
-            kept.append(i)
-    return np.asarray(kept, np.int64)
-
-
 # --------------------------------------------------------------------------- metrics
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU ``[len(a), len(b)]`` of ``(ymin, xmin, ymax, xmax)`` boxes (0 when disjoint)."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=-1)
-
-    def area(x: np.ndarray) -> np.ndarray:
-        return np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=-1)
-
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:

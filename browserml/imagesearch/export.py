@@ -40,6 +40,7 @@ from browserml.imagesearch.features import Progress, cached_features, extract_fe
 from browserml.imagesearch.search import evaluate
 from browserml.memory import release
 from browserml.paths import TEMPLATES_DIR
+from browserml.png import encode_png
 
 DEFAULT_LAYER = "head_relu"
 DEFAULT_DATASET = "FASHION200"
@@ -75,14 +76,6 @@ def _sprite(images: np.ndarray) -> bytes:
         sheet.paste(tile, ((i % SPRITE_COLUMNS) * THUMB, (i // SPRITE_COLUMNS) * THUMB))
     buf = io.BytesIO()
     sheet.save(buf, format="JPEG", quality=85)
-    return buf.getvalue()
-
-
-def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -178,7 +171,7 @@ def export_imagesearch(
         top.rmdir()
         (staging / "queries").mkdir()
         for q in queries:
-            (staging / "queries" / f"{q:03d}.png").write_bytes(_png(images.images[q]))
+            (staging / "queries" / f"{q:03d}.png").write_bytes(encode_png(images.images[q]))
         size, shards = _folder_bytes(staging)
         rows.append(VariantRow("float32", size, shards, 0.0, float(score)))
         release()  # the HDF5 copy and the predict graph of the float32 export

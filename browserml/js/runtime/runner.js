@@ -194,13 +194,6 @@ export async function runOnBackend(tf, backend, options) {
   return result;
 }
 
-/** Run on each backend in turn (one at a time: the backend is global to the page). */
-export async function runBackends(tf, backends, options) {
-  const results = [];
-  for (const backend of backends) results.push(await runOnBackend(tf, backend, options));
-  return results;
-}
-
 /**
  * Fine-tune a layers model in the page: model.fit(x, y, {epochs, batchSize}).
  * Returns {backend, losses (per epoch), weights: [{name, shape, data: Float32Array}]

@@ -20,7 +20,7 @@ this module drives the thing a learner uses:
 
 Playwright's sync API refuses to run inside a running asyncio loop (a Jupyter kernel's
 thread): from a notebook, wrap the whole ``with lab_session(...)`` block in
-:func:`browserml.tfjs_check.in_worker_thread`. Tests and the CLI call it directly.
+:func:`browserml.tfjs_check.in_worker_thread`. Tests and ``tools.lab`` call it directly.
 """
 
 from __future__ import annotations
@@ -132,81 +132,19 @@ def enabled_extensions(config: dict[str, Any]) -> set[str]:
 
 # --------------------------------------------------------------------------- JS run in the page
 
-_JS_HELPERS = r"""
-() => {
-  if (window.__bml) return true;
-  const panelFor = (path) => {
-    for (const w of window.jupyterapp.shell.widgets('main')) {
-      if (w.context && w.context.path === path) return w;
-    }
-    return null;
-  };
-  const fnv = (bytes) => {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < bytes.length; i++) { h ^= bytes[i]; h = Math.imul(h, 0x01000193) >>> 0; }
-    return h.toString(16) + ':' + bytes.length;
-  };
-  window.__bml = {
-    panelFor,
-    async digestImg(img) {
-      // The bytes behind an <img> (ipywidgets Image uses blob: URLs): a new URL alone
-      // would not prove the picture changed.
-      if (!img || !img.src) return 'no-image';
-      const buf = await (await fetch(img.src)).arrayBuffer();
-      return fnv(new Uint8Array(buf));
-    },
-    digestCanvas(canvas) {
-      if (!canvas) return 'no-canvas';
-      return fnv(new TextEncoder().encode(canvas.toDataURL()));
-    },
-    widgetOutputs(path) {
-      // Widget outputs in the notebook *model*, and the top-level views on *screen*:
-      // a view counts when its renderer holds a widget and no error text.
-      const panel = panelFor(path);
-      if (!panel) return null;
-      let inModel = 0;
-      for (const cell of panel.content.model.toJSON().cells) {
-        for (const out of cell.outputs || []) if (out.data && out.data[%(mime)s]) inModel++;
-      }
-      let onScreen = 0, errors = [];
-      // ipywidgets' renderer is the output node itself: it holds the view as a child
-      // with class jupyter-widgets, or (on failure) gets that class and error text.
-      for (const node of panel.node.querySelectorAll('.jp-OutputArea-output')) {
-        const text = node.textContent || '';
-        if (node.classList.contains('jupyter-widgets') && text.startsWith('Error displaying widget')) {
-          errors.push(text.slice(0, 200));
-          continue;
-        }
-        const view = node.querySelector(':scope > .jupyter-widgets');
-        if (view && view.getBoundingClientRect().height > 0) onScreen++;
-      }
-      return [inModel, onScreen, errors];
-    },
-    lastWidget(path) {
-      const panel = panelFor(path);
-      if (!panel) return null;
-      const nodes = [...panel.node.querySelectorAll('.jp-OutputArea-output')]
-        .filter((n) => n.querySelector(':scope > .jupyter-widgets'));
-      return nodes.length ? nodes[nodes.length - 1] : null;
-    },
-  };
-  return true;
-}
-""".replace("%(mime)s", json.dumps(WIDGET_MIME))
+JS_DIR = Path(__file__).with_name("js")
+
+
+def _js(name: str) -> str:
+    """The page-side function in ``js/<name>.js`` (a JS expression Playwright evaluates)."""
+    return (JS_DIR / f"{name}.js").read_text()
+
+
+_JS_HELPERS = _js("page_helpers").replace("__WIDGET_MIME__", json.dumps(WIDGET_MIME))
 
 
 #: How far (px) the app's visible content reaches past the right edge of its output area.
-_OVERFLOW = """(s) => {
-  const el = document.querySelector(s);
-  if (!el) return 0;
-  const right = el.getBoundingClientRect().right;
-  let most = right;
-  for (const d of el.querySelectorAll('*')) {
-    const r = d.getBoundingClientRect();
-    if (r.width > 0 && r.height > 0) most = Math.max(most, r.right);
-  }
-  return most - right;
-}"""
+_OVERFLOW = _js("overflow")
 
 
 #: What a learner would see wrong in the app's layout and colours (issue 14.4, 14.7): a
@@ -214,62 +152,7 @@ _OVERFLOW = """(s) => {
 #: "null", a chart picture stretched beyond its pixels (blurry),
 #: a chart with an opaque background (a white slab on the dark theme), and text whose
 #: contrast with what is behind it is under 3:1 (WCAG's floor for large text).
-_DISPLAY_FAULTS = """async (s) => {
-  const el = document.querySelector(s);
-  if (!el) return ['the app is not on the page'];
-  const faults = [];
-  const name = (n) => {
-    const cls = typeof n.className === 'string'
-      ? n.className.split(/\\s+/).filter((c) => /^(widget|jupyter|browserml)-/.test(c)) : [];
-    const text = (n.textContent || '').trim().slice(0, 30);
-    const classes = cls.length ? '.' + cls.slice(0, 2).join('.') : '';
-    return `${n.tagName.toLowerCase()}${classes}${text ? ` ("${text}")` : ''}`;
-  };
-  const rgba = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
-    const v = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
-  const lum = ([r, g, b]) => {
-    const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
-  const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
-  const page = rgba(getComputedStyle(document.body).backgroundColor) || [255, 255, 255, 1];
-  const behind = (n) => { for (let m = n; m; m = m.parentElement) { const c = rgba(getComputedStyle(m).backgroundColor);
-    if (c && c[3] > 0.5) return c; } return page; };
-  const visible = (n) => { const r = n.getBoundingClientRect(); const st = getComputedStyle(n);
-    return r.width > 0 && r.height > 0 && st.visibility !== 'hidden' && st.display !== 'none'
-      && !n.closest('.lm-mod-hidden'); };
-  for (const n of [el, ...el.querySelectorAll('*')]) {
-    if (!visible(n)) continue;
-    const st = getComputedStyle(n);
-    if ((st.overflowX === 'auto' || st.overflowX === 'scroll') && n.scrollWidth > n.clientWidth + 1)
-      faults.push(`horizontal scrollbar on ${name(n)}: ${n.scrollWidth} px of content in ${n.clientWidth} px`);
-    if (n.tagName === 'BUTTON' && n.scrollWidth > n.clientWidth + 1)
-      faults.push(`button label cut short: ${name(n)} needs ${n.scrollWidth} px, has ${n.clientWidth} px`);
-    if (n.getAttribute('title') === 'null' || n.getAttribute('title') === 'undefined')
-      faults.push(`tooltip reads "${n.getAttribute('title')}": ${name(n)}`);
-    const ownText = [...n.childNodes].some((c) => c.nodeType === 3 && c.textContent.trim());
-    if (ownText && !n.closest('button, select, input, .noUi-target')) {
-      const ink = rgba(n instanceof SVGElement ? st.fill : st.color);
-      if (ink && ink[3] > 0.5) {
-        const ratio = contrast(ink, behind(n));
-        if (ratio < 3) faults.push(`text hard to read (contrast ${ratio.toFixed(1)}:1): ${name(n)}`);
-      }
-    }
-  }
-  for (const img of el.querySelectorAll('img')) {
-    if (!visible(img) || !img.complete || img.naturalWidth < 200) continue;  // thumbnails are shown big on purpose
-    if (img.clientWidth > img.naturalWidth + 1)
-      faults.push(`chart stretched: a ${img.naturalWidth} px picture shown ${img.clientWidth} px wide`);
-    const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
-    const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
-    const corner = ctx.getImageData(1, 1, 1, 1).data;
-    if (corner[3] > 200 && img.closest('.widget-image') !== null && !img.closest('.browserml-photo')) {
-      const [r, g, b] = corner;
-      if (contrast([r, g, b], behind(img)) > 1.5)
-        faults.push(`chart has an opaque rgb(${r},${g},${b}) background on this theme`);
-    }
-  }
-  return faults;
-}"""
+_DISPLAY_FAULTS = _js("display_faults")
 
 
 @dataclass
@@ -722,10 +605,6 @@ class LessonCheck:
     #: each followed by waiting for the kernel and ``settled``
     pose: tuple[Action, ...] = ()
 
-    def available(self) -> bool:
-        """Whether the app's module exists yet (lesson 5 is still being written)."""
-        return (project_root() / self.source).is_file()
-
     def notebook_name(self) -> str:
         return f"lesson{self.lesson}_labcheck.ipynb"
 
@@ -873,12 +752,7 @@ def _wait_js(page: Any, fn: str, el_selector: str, timeout_s: float, what: str) 
         page.wait_for_timeout(200)
 
 
-_SNAPSHOT = """async (s) => {
-  const el = document.querySelector(s);
-  if (!el) return '';
-  const imgs = await Promise.all([...el.querySelectorAll('img')].map((i) => window.__bml.digestImg(i)));
-  return el.innerText + '|' + imgs.join(',');
-}"""
+_SNAPSHOT = _js("snapshot")
 
 
 def wait_stable(page: Any, selector: str, quiet_s: float = 1.0, timeout_s: float = 60) -> None:
@@ -1062,17 +936,14 @@ def optimise_png(path: Path, max_width: int = 900, max_bytes: int = 150_000) -> 
 def lesson_screenshots(out_dir: Path, lessons: Sequence[int] | None = None,
                        report: Callable[[str], None] = print) -> list[LessonResult]:
     """Render each lesson's app in JupyterLab and save ``lesson{N}_widget.png`` in
-    ``out_dir`` (cropped to the app, optimised). Lessons whose app does not exist yet
-    are skipped; a lesson that fails its check gets no screenshot and a report line."""
+    ``out_dir`` (cropped to the app, optimised). A lesson that fails its check gets no
+    screenshot and a report line."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = [LESSONS[n] for n in (lessons or sorted(LESSONS))]
     results = []
     with tempfile.TemporaryDirectory(prefix="browserml-shots-") as tmp, lab_session(Path(tmp)) as session:
         for check in chosen:
-            if not check.available():
-                report(f"lesson {check.lesson}: skipped ({check.source} does not exist yet)")
-                continue
             raw = Path(tmp) / f"lesson{check.lesson}_raw.png"
             result = check_lesson(session, check, screenshot=raw, interact=False)  # the lesson's own start state
             results.append(result)
