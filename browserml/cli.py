@@ -380,10 +380,8 @@ test points on the right side."""
 
 
 def cmd_playground(args: argparse.Namespace) -> int:
-    import time
-
     from browserml import playground as pg
-    from browserml.seeding import seed_everything
+    from browserml.playground.run import check_pages, train_and_export
 
     try:
         config = pg.PlaygroundConfig(
@@ -395,46 +393,14 @@ def cmd_playground(args: argparse.Namespace) -> int:
         raise SystemExit(f"browserml playground: {err}") from None
     if args.epochs < 0:
         raise SystemExit(f"browserml playground: --epochs must be 0 or more, got {args.epochs}")
-    seed_everything(config.seed)
-    state = pg.PlaygroundState(config)
-    hidden = f"hidden {list(config.hidden)} {config.activation}" if config.hidden else "no hidden layer"
-    print(f"playground[{config.dataset}]: {', '.join(config.features)} -> {hidden} -> 1 "
-          f"({'tanh' if config.task == 'classification' else 'linear'}); {len(state.data.train_xy)} training, "
-          f"{len(state.data.test_xy)} test points; SGD lr {config.learning_rate}, batch {config.batch_size}")
-
-    def line(seconds: float | None = None) -> str:
-        stats = state.history[-1]
-        text = f"  epoch {stats.epoch:4d}: train loss {stats.train_loss:.4f}, test loss {stats.test_loss:.4f}"
-        if config.task == "classification":
-            text += f", test accuracy {state.accuracy('test'):.1%}"
-        return text + ("" if seconds is None else f"  ({seconds:.1f} s)")
-
-    print(line())
-    start = time.perf_counter()
-    chunk = max(1, args.epochs // 5)
-    while state.epoch < args.epochs:
-        state.step(min(chunk, args.epochs - state.epoch))
-        print(line(time.perf_counter() - start))
-    if args.epochs:
-        print(f"  {args.epochs} epochs in {time.perf_counter() - start:.1f} s "
-              f"({(time.perf_counter() - start) / args.epochs * 1000:.1f} ms/epoch, losses included)")
-    if config.task == "classification":
-        print(f"  accuracy: train {state.accuracy('train'):.1%}, test {state.accuracy('test'):.1%}")
-    out = state.export(args.out)
-    print(f"exported TF.js layers model and its decision-boundary page to {out}")
+    _, out = train_and_export(config, args.epochs, args.out, report=print)
     if not args.check:
         return 0
     runtimes = _checks(args.check)
     status = _report(out, runtimes)
-    for backend in [b for r, b in runtimes if r == "chromium"]:
-        from browserml.tfjs_check import run_export_page
-
-        page = run_export_page(out, backend=backend, params={"runs": 10})
-        ok = page["maxAbsDiff"] <= page["tolerance"]
-        grid = f"{pg.GRID_RESOLUTION}x{pg.GRID_RESOLUTION}"
-        print(f"  page      {backend:6s} grid {grid} max|Δ|={page['maxAbsDiff']:.2e} "
-              f"{page['latencyMs']:8.3f} ms  {'ok' if ok else 'FAIL'}")
-        status |= 0 if ok else 1
+    for page in check_pages(out, [b for r, b in runtimes if r == "chromium"]):
+        print(page.line())
+        status |= 0 if page.ok else 1
     return status
 
 

@@ -170,7 +170,7 @@ def test_an_unknown_backbone_is_named(two_images, capsys):
     (["anomaly", "train", "--lr", "inf"], "argument --lr: must be a finite number"),
     (["anomaly", "train", "--hidden", "7", "-3"], "argument --hidden: must be 1 or more, got -3"),
     (["anomaly", "evaluate", "--k", "-1"], "argument --k: must be at least 0"),
-    (["search", "query", "--k", "0"], "argument --k: must be 1 or more"),
+    (["imagesearch", "query", "--k", "0"], "argument --k: must be 1 or more"),
     (["handtrack", "detect", "x.png", "--iou", "1.5"], "argument --iou: must be at most 1"),
     (["handtrack", "benchmark", "--repeats", "0"], "argument --repeats: must be 1 or more"),
     (["serve", "--port", "70000"], "argument --port: must be 0 or more and at most 65535"),

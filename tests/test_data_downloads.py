@@ -29,6 +29,7 @@ from PIL import Image
 
 from browserml.data import ecg5000 as ecg
 from browserml.data import images as im
+from browserml.data.images import sets as im_sets
 from browserml.errors import BadInput
 
 HANG_S = 5.0  # the most a "never answers" handler waits (released at teardown anyway)
@@ -215,7 +216,7 @@ def test_tinyimagenet_download_is_cached_atomically_then_read_without_a_request(
 ) -> None:
     body, pixels = tiny_zip()
     server.routes["/tiny-imagenet-200.zip"] = Route(body)
-    monkeypatch.setattr(im, "TINYIMAGENET_URL", server.url("/tiny-imagenet-200.zip"))
+    monkeypatch.setattr(im_sets, "TINYIMAGENET_URL", server.url("/tiny-imagenet-200.zip"))
     cache = tmp_path / "cache"
     data = im.load_tinyimagenet_subset(n_classes=2, per_class=3, seed=0, cache_dir=cache)
     # every class and every image is taken, so the order is the sorted wnids and file names
@@ -245,8 +246,8 @@ def test_tinyimagenet_failed_download_is_one_line_and_caches_nothing(
     server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: Route, message: str
 ) -> None:
     server.routes["/tiny-imagenet-200.zip"] = route
-    monkeypatch.setattr(im, "TINYIMAGENET_URL", server.url("/tiny-imagenet-200.zip"))
-    monkeypatch.setattr(im, "DOWNLOAD_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(im_sets, "TINYIMAGENET_URL", server.url("/tiny-imagenet-200.zip"))
+    monkeypatch.setattr(im_sets, "DOWNLOAD_TIMEOUT_S", 0.3)
     cache = tmp_path / "cache"
     with pytest.raises(im.ImageDataError, match=message) as err:
         im.load_tinyimagenet_subset(n_classes=2, per_class=3, cache_dir=cache)
@@ -259,7 +260,7 @@ def test_a_zip_without_wnids_is_refused(server: FakeServer, tmp_path: Path, monk
     with zipfile.ZipFile(stream, "w") as archive:
         archive.writestr("something-else/readme.txt", "not tiny imagenet")
     server.routes["/tiny-imagenet-200.zip"] = Route(stream.getvalue())
-    monkeypatch.setattr(im, "TINYIMAGENET_URL", server.url("/tiny-imagenet-200.zip"))
+    monkeypatch.setattr(im_sets, "TINYIMAGENET_URL", server.url("/tiny-imagenet-200.zip"))
     with pytest.raises(im.ImageDataError, match=r"the archive has no tiny-imagenet-200/wnids\.txt") as err:
         im.load_tinyimagenet_subset(cache_dir=tmp_path)
     one_line(err)
@@ -271,7 +272,7 @@ def test_load_image_set_downloads_tinyimagenet_by_name(
 ) -> None:
     """The CLI and the widget reach the download through the registry name."""
     server.routes["/tiny-imagenet-200.zip"] = Route(status=404)
-    monkeypatch.setattr(im, "TINYIMAGENET_URL", server.url("/tiny-imagenet-200.zip"))
+    monkeypatch.setattr(im_sets, "TINYIMAGENET_URL", server.url("/tiny-imagenet-200.zip"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     with pytest.raises(BadInput, match=r"404.*the offline sets are FASHION200, PHOTOS200"):
         im.load_image_set("tinyimagenet-200")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from browserml.handtrack import toy_data
 from browserml.handtrack import training as tr
 
 N_TRAIN, N_TEST, EPOCHS = 240, 60, 15  # small: features ~2 s, head ~3 s on two cores (toy mAP@0.5 ~0.7)
@@ -37,7 +38,7 @@ def test_boxes_are_the_tight_boxes_of_the_pasted_shapes(monkeypatch) -> None:
     """On a pure blue background every non-blue pixel is a pasted shape: its bounding box,
     found by scanning pixels, must be the box the set records."""
     blue = np.array([0, 0, 255], np.uint8)
-    monkeypatch.setattr(tr, "_backgrounds", lambda n, size, rng: np.broadcast_to(blue, (n, size, size, 3)).copy())
+    monkeypatch.setattr(toy_data, "_backgrounds", lambda n, size, rng: np.broadcast_to(blue, (n, size, size, 3)).copy())
     data = tr.make_toy_set(30, seed=1, max_objects=1)
     for image, boxes, name in zip(data.images, data.boxes, data.names):
         ys, xs = np.nonzero(np.any(image != blue, axis=-1))

@@ -28,7 +28,8 @@ settings, the input features, the network and its SGD), :mod:`~browserml.playgro
 step, reset; no widgets), :mod:`~browserml.playground.plots`,
 :mod:`~browserml.playground.export` (the TF.js layers model and its page),
 :mod:`~browserml.playground.browser` (the decision boundary computed in the learner's
-page) and :mod:`~browserml.playground.exercises`. Every public name is also here
+page), :mod:`~browserml.playground.run` (a whole run, train -> export -> check, as
+``browserml playground`` does it) and :mod:`~browserml.playground.exercises`. Every public name is also here
 (``pg.PlaygroundState``, ``pg.FEATURES``): importing this package is light (no
 TensorFlow, no matplotlib), and each name loads its module on first use (PEP 562).
 """
@@ -50,6 +51,7 @@ _LAZY = {
               "plot_weights"),
     "export": ("export_playground",),
     "browser": ("browser_request", "browser_grid"),
+    "run": ("train_and_export", "PageCheck", "check_pages"),
     "exercises": ("SPIRAL_BUDGET", "SPIRAL_ACCURACY", "SPIRAL_EPOCHS", "spiral_result", "check_smallest_spiral",
                   "check_xor_feature"),
 }
