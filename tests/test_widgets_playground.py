@@ -14,6 +14,7 @@ from PIL import Image
 
 from browserml import playground as pg
 from browserml.figures import contrast_ratio
+from browserml.playground import pictures as pp
 from widgets import playground as wp
 from widgets.playground import PlaygroundApp
 
@@ -32,30 +33,30 @@ def decode_rgba(png: bytes) -> np.ndarray:
 
 
 def test_colour_map_is_playgrounds_orange_white_blue_and_clamps():
-    rgb = wp.colour_rgb(np.array([-1.0, 0.0, 1.0, -7.0, 4.2, 0.5, np.nan]))
+    rgb = pp.colour_rgb(np.array([-1.0, 0.0, 1.0, -7.0, 4.2, 0.5, np.nan]))
     assert rgb.dtype == np.uint8 and rgb.shape == (7, 3)
     assert [tuple(c) for c in rgb[:5]] == [ORANGE, WHITE, BLUE, ORANGE, BLUE]
     np.testing.assert_allclose(rgb[5], (np.array(WHITE) + np.array(BLUE)) / 2, atol=1.5)  # linear between
-    assert tuple(rgb[6]) == tuple(wp.hex_to_rgb(wp.NAN_COLOUR).astype(int))
-    assert wp.hex_colour(-1.0) == wp.NEGATIVE and wp.hex_colour(1.0) == wp.POSITIVE
-    assert wp.hex_colour(0.0) == "#ffffff" and wp.hex_colour(0.0, wp.LINK_ZERO) == wp.LINK_ZERO
-    assert wp.colour_rgb(np.zeros((3, 4))).shape == (3, 4, 3)
+    assert tuple(rgb[6]) == tuple(pp.hex_to_rgb(pp.NAN_COLOUR).astype(int))
+    assert pp.hex_colour(-1.0) == pp.NEGATIVE and pp.hex_colour(1.0) == pp.POSITIVE
+    assert pp.hex_colour(0.0) == "#ffffff" and pp.hex_colour(0.0, pp.LINK_ZERO) == pp.LINK_ZERO
+    assert pp.colour_rgb(np.zeros((3, 4))).shape == (3, 4, 3)
     with pytest.raises(ValueError, match="rrggbb"):
-        wp.hex_to_rgb("blue")
+        pp.hex_to_rgb("blue")
 
 
 def test_weight_to_line_width_follows_playgrounds_scale():
-    widths = wp.link_width(np.array([0.0, 2.5, -2.5, 5.0, -40.0, np.nan]))
+    widths = pp.link_width(np.array([0.0, 2.5, -2.5, 5.0, -40.0, np.nan]))
     np.testing.assert_allclose(widths, [1.0, 5.5, 5.5, 10.0, 10.0, 1.0])
     layout = wp.DiagramLayout((2, 3, 1))
     kernels = [np.array([[0.0, 1.0, -5.0], [2.5, -0.2, 9.0]]), np.array([[1.0], [-1.0], [0.1]])]
     links = wp.diagram_links(layout, kernels)
     assert len(links) == 6 + 3
     by_end = {(k.column, k.source, k.target): k for k in links}
-    assert by_end[(0, 0, 0)].width == 1.0 and by_end[(0, 0, 0)].colour == wp.LINK_ZERO
-    assert by_end[(0, 0, 2)].width == 10.0 and by_end[(0, 0, 2)].colour == wp.NEGATIVE
-    assert by_end[(0, 1, 0)].width == pytest.approx(5.5) and by_end[(0, 1, 0)].colour == wp.POSITIVE
-    assert by_end[(1, 1, 0)].colour == wp.NEGATIVE and by_end[(1, 1, 0)].weight == -1.0
+    assert by_end[(0, 0, 0)].width == 1.0 and by_end[(0, 0, 0)].colour == pp.LINK_ZERO
+    assert by_end[(0, 0, 2)].width == 10.0 and by_end[(0, 0, 2)].colour == pp.NEGATIVE
+    assert by_end[(0, 1, 0)].width == pytest.approx(5.5) and by_end[(0, 1, 0)].colour == pp.POSITIVE
+    assert by_end[(1, 1, 0)].colour == pp.NEGATIVE and by_end[(1, 1, 0)].weight == -1.0
     # each curve runs from the right edge of its source to the left edge of its target
     x1, y1 = layout.centre(0, 1)
     x2, y2 = layout.centre(1, 2)
@@ -79,17 +80,17 @@ def test_diagram_geometry():
 
 
 def test_pixels_and_output_picture():
-    px, py = wp.to_pixels(np.array([[-6.0, 6.0], [6.0, -6.0], [0.0, 0.0]]), 300)
+    px, py = pp.to_pixels(np.array([[-6.0, 6.0], [6.0, -6.0], [0.0, 0.0]]), 300)
     np.testing.assert_allclose(px, [0, 300, 150])
     np.testing.assert_allclose(py, [0, 300, 150])
     grid = np.linspace(-1, 1, 100 * 100).reshape(100, 100)
-    bare = decode(wp.output_png(grid, {}, size=100))
-    np.testing.assert_array_equal(bare, wp.colour_rgb(grid)), "no resize, no points: the colour map itself"
+    bare = decode(pp.output_png(grid, {}, size=100))
+    np.testing.assert_array_equal(bare, pp.colour_rgb(grid)), "no resize, no points: the colour map itself"
     train = {"train_xy": np.array([[0.0, 0.0]]), "train_y": np.array([-1.0])}
-    with_point = decode(wp.output_png(grid, train, size=100))
+    with_point = decode(pp.output_png(grid, train, size=100))
     assert tuple(with_point[50, 50]) == ORANGE and tuple(with_point[47, 50]) == WHITE, "orange dot, white rim"
     test = {**train, "test_xy": np.array([[3.0, 3.0]]), "test_y": np.array([1.0])}
-    with_test = decode(wp.output_png(grid, test, size=100))
+    with_test = decode(pp.output_png(grid, test, size=100))
     assert tuple(with_test[25, 75]) == BLUE and tuple(with_test[22, 75]) == (0, 0, 0), "test points have a black rim"
 
 
@@ -98,7 +99,7 @@ def test_neuron_sprite_tiles_every_node_in_diagram_order():
     neurons = [rng.uniform(-1, 1, (2, 8, 8)), rng.uniform(-2, 2, (3, 8, 8)), rng.uniform(-1, 1, (1, 8, 8))]
     sheet = decode(wp.neuron_sprite(neurons))
     assert sheet.shape == (8, 6 * 8, 3)
-    np.testing.assert_array_equal(sheet[:, 3 * 8:4 * 8], wp.colour_rgb(neurons[1][1]))
+    np.testing.assert_array_equal(sheet[:, 3 * 8:4 * 8], pp.colour_rgb(neurons[1][1]))
     discrete = decode(wp.neuron_sprite(neurons, discretize=True))
     assert {tuple(c) for c in discrete.reshape(-1, 3)} <= {ORANGE, BLUE, WHITE}
 
@@ -122,11 +123,11 @@ def test_diagram_html_has_every_node_link_bias_and_the_hover():
 def test_loss_curve_and_counter():
     flat = [pg.EpochStats(i, 0.5, 0.5) for i in range(5)]
     falling = [pg.EpochStats(i, 0.5 / (i + 1), 0.6 / (i + 1)) for i in range(5)]
-    assert wp.loss_curve_png(flat) != wp.loss_curve_png(falling)
-    picture = decode_rgba(wp.loss_curve_png(falling, width=100, height=40))
+    assert pp.loss_curve_png(flat) != pp.loss_curve_png(falling)
+    picture = decode_rgba(pp.loss_curve_png(falling, width=100, height=40))
     assert picture.shape == (40, 100, 4) and (picture[..., 3] == 255).any(), "the solid test-loss line is drawn"
-    assert (decode_rgba(wp.loss_curve_png(falling[:1]))[..., 3] == 0).all(), "one point: no line yet"
-    assert decode(wp.loss_curve_png([pg.EpochStats(0, np.nan, np.nan)] * 3)).shape == (48, 280, 3)
+    assert (decode_rgba(pp.loss_curve_png(falling[:1]))[..., 3] == 0).all(), "one point: no line yet"
+    assert decode(pp.loss_curve_png([pg.EpochStats(0, np.nan, np.nan)] * 3)).shape == (48, 280, 3)
     assert wp.epoch_text(0) == "000,000" and wp.epoch_text(1234) == "001,234" and wp.epoch_text(1234567) == "1,234,567"
 
 
@@ -154,7 +155,7 @@ def test_initial_view(app):
     assert quiet(app) and nodes(app) == 2 + 4 + 2 + 1
     assert "000,000" in app.epoch_label.value and "Classification" in app.problem_type.value
     assert "Test loss" in app.loss_label.value and f"{app.state.history[-1].test_loss:.3f}" in app.loss_label.value
-    assert decode(app.output_image.value).shape == (wp.OUTPUT_PX, wp.OUTPUT_PX, 3)
+    assert decode(app.output_image.value).shape == (pp.OUTPUT_PX, pp.OUTPUT_PX, 3)
     assert [t.value for t in app.feature_toggles.values()] == [f in c.features for f in pg.FEATURES]
     assert app.dataset.highlighted == [0] and app.dataset.count == 6 and app.dataset.captions == list(pg.DATASETS)
     assert len(app.layer_controls) == 2 and "2 HIDDEN LAYERS" in app.layers_label.value
@@ -391,7 +392,7 @@ def test_redraw_is_quick_for_the_largest_network(app):
 
 def test_the_loss_chart_is_transparent_with_ink_that_reads_on_white_and_black():
     falling = [pg.EpochStats(i, 0.5 / (i + 1), 0.6 / (i + 1)) for i in range(20)]
-    picture = decode_rgba(wp.loss_curve_png(falling))
+    picture = decode_rgba(pp.loss_curve_png(falling))
     assert picture[0, 0, 3] == 0, "no white background"
     opaque = picture[picture[..., 3] == 255][:, :3]
     assert len(opaque), "the test-loss line is solid"
