@@ -155,6 +155,24 @@ _OVERFLOW = _js("overflow")
 _DISPLAY_FAULTS = _js("display_faults")
 
 
+def _boot(page: Any, timeout_ms: float, attempts: int = 3) -> None:
+    """Wait until JupyterLab has restored in ``page``, and install the page helpers.
+
+    JupyterLab may navigate once more while it starts (``?reset`` rewrites the URL and
+    a busy server can make it reload), which destroys the context an ``evaluate`` runs
+    in: then wait for the new page to load and try again."""
+    for attempt in range(attempts):
+        try:
+            page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout_ms)
+            page.evaluate("async () => { await window.jupyterapp.restored; }")
+            page.evaluate(_JS_HELPERS)
+            return
+        except Exception as err:
+            if "Execution context was destroyed" not in str(err) or attempt == attempts - 1:
+                raise
+            page.wait_for_load_state("load", timeout=timeout_ms)
+
+
 @dataclass
 class LabSession:
     """A running JupyterLab server and a headless Chromium pointed at it.
@@ -212,9 +230,7 @@ class LabSession:
                     if m.type in ("error", "warning") else None)
             page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
             page.goto(self.url(rel), timeout=timeout_ms)
-            page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout_ms)
-            page.evaluate("async () => { await window.jupyterapp.restored; }")
-            page.evaluate(_JS_HELPERS)
+            _boot(page, timeout_ms)
         page.wait_for_function("p => window.__bml.panelFor(p) !== null", arg=rel, timeout=timeout_ms)
         page.evaluate("""async (p) => {
             const panel = window.__bml.panelFor(p);
@@ -275,9 +291,7 @@ class LabSession:
         rel = self._path(page)
         timeout_ms = (timeout_s or self.timeout_s) * 1000
         page.reload(timeout=timeout_ms)
-        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout_ms)
-        page.evaluate("async () => { await window.jupyterapp.restored; }")
-        page.evaluate(_JS_HELPERS)
+        _boot(page, timeout_ms)
         page.wait_for_function("p => window.__bml.panelFor(p) !== null", arg=rel, timeout=timeout_ms)
         page.evaluate("async (p) => { await window.__bml.panelFor(p).sessionContext.ready; }", rel)
         page.wait_for_function("p => window.__bml.lastWidget(p) !== null", arg=rel, timeout=timeout_ms)
