@@ -25,8 +25,7 @@ matplotlib), and each name loads its module on first use (PEP 562).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from browserml.lazy import lazy_names
 
 _LAZY = {
     "model": ("OPTIMIZERS", "ACTIVATIONS", "REGULARIZERS", "THRESHOLD_RULES", "SPLITS", "MAX_HIDDEN_LAYERS",
@@ -43,20 +42,7 @@ _LAZY = {
                 "finetune_in_browser", "FineTuneReport", "score_returned_weights"),
     "exercises": ("check_contamination_answer", "check_recall"),
 }
-_WHERE = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [name for names in _LAZY.values() for name in names]

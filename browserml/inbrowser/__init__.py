@@ -21,9 +21,6 @@ lesson helpers load at once, everything else on first use (PEP 562).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from browserml.inbrowser.lessons import (
     BrowserRequest,
     BrowserRunLike,
@@ -33,6 +30,7 @@ from browserml.inbrowser.lessons import (
     backend_outputs,
     compiled_forward,
 )
+from browserml.lazy import lazy_names
 
 _LAZY = {
     "bundle": ("BACKENDS", "BUNDLE_NAME", "DEFAULT_MAX_EMBED_BYTES", "DELIVERIES", "DIST_DIR", "DIST_FILES",
@@ -44,20 +42,7 @@ _LAZY = {
     "job": ("NO_FRONT_END", "PAGE_ONLY", "SWITCHED_OFF", "WAITING", "BrowserJob", "hello_wait_s",
             "job_deadline_s"),
 }
-_WHERE = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [  # noqa: RUF022 (grouped as above)

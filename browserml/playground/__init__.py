@@ -36,8 +36,7 @@ TensorFlow, no matplotlib), and each name loads its module on first use (PEP 562
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from browserml.lazy import lazy_names
 
 _LAZY = {
     "model": ("DOMAIN", "CLASSIFICATION", "REGRESSION", "DATASETS", "DEFAULT_SAMPLES", "FEATURES", "FEATURE_LABELS",
@@ -55,20 +54,7 @@ _LAZY = {
     "exercises": ("SPIRAL_BUDGET", "SPIRAL_ACCURACY", "SPIRAL_EPOCHS", "spiral_result", "check_smallest_spiral",
                   "check_xor_feature"),
 }
-_WHERE = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [name for names in _LAZY.values() for name in names]

@@ -24,8 +24,7 @@ first use (PEP 562).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from browserml.lazy import lazy_names
 
 _LAZY = {
     "model": ("TrainMethod", "METHODS", "MAX_DEGREE", "DivergedError", "Setting", "QUADRATIC", "CUBIC", "SETTINGS",
@@ -37,20 +36,7 @@ _LAZY = {
     "browser": ("browser_request", "fit_in_tfjs"),
     "exercises": ("check_fast_learning_rate", "check_loss_floor", "check_ops_function"),
 }
-_WHERE = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [name for names in _LAZY.values() for name in names]
