@@ -112,14 +112,6 @@ def show_figure(image: W.Image, fig: Any) -> RenderedFigure:
     return shown
 
 
-def figure_to_png(fig: Any) -> bytes:
-    """A figure's PNG bytes alone (2x, transparent). Prefer :func:`show_figure`, which
-    also gives the ``Image`` the CSS size those pixels are for."""
-    from browserml.figures import render_png
-
-    return render_png(fig).data
-
-
 #: Held while any app callback runs: callbacks run one at a time, whichever thread the
 #: kernel delivers them on (see :func:`captured`).
 CALLBACK_LOCK = threading.RLock()

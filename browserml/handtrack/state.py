@@ -21,11 +21,9 @@ Importing this module does not import TensorFlow: a model loads on first use.
 
 from __future__ import annotations
 
-import collections
 import statistics
-import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,6 +33,7 @@ from browserml.handtrack import detect as ht
 from browserml.handtrack import images as samples
 from browserml.handtrack.draw import draw_detections
 from browserml.handtrack.models import LABELS, MODEL_SIZES, MODEL_TYPES
+from browserml.memo import LruMemo
 
 #: State setting -> handtrack.js parameter (what :func:`browserml.handtrack.detect.check_params` checks).
 PARAMETERS: dict[str, str] = {
@@ -59,29 +58,6 @@ HARD_SAMPLES: dict[str, str] = {
 #: What handtrack.js's README says its model was trained on (node_modules/handtrackjs/README.md).
 TRAINING_DATA = ("handtrack.js's model was trained on about 2,000 pictures, mostly of a person facing a webcam "
                  "with hands a fraction of the frame")
-
-
-class _Memo:
-    """A small thread-safe LRU dict (the background job and the kernel both read it)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self.lock:
-            if key not in self.data:
-                return None
-            self.data.move_to_end(key)
-            return self.data[key]
-
-    def put(self, key: Hashable, value: Any) -> Any:
-        with self.lock:
-            self.data[key] = value
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-        return value
 
 
 class HandtrackState:
@@ -114,9 +90,9 @@ class HandtrackState:
         self.postprocess_ms: float | None = None  # the last best-class + NMS alone
         self._loader = loader
         self._version = 0  # bumped per picture: the memo key, cheaper than hashing pixels
-        self._detectors = _Memo(len(MODEL_TYPES) * len(MODEL_SIZES))
-        self._raw = _Memo(RAW_MEMO_SIZE)
-        self._detections = _Memo(64)
+        self._detectors = LruMemo(len(MODEL_TYPES) * len(MODEL_SIZES))
+        self._raw = LruMemo(RAW_MEMO_SIZE)
+        self._detections = LruMemo(64)
         self.configure(**settings)
         if image is not None:
             self.set_image(image, name)

@@ -14,11 +14,9 @@ Importing this module does not import TensorFlow: a backbone loads on first use.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import re
-import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +29,7 @@ from browserml.imagesearch import backbones as bbs
 from browserml.imagesearch import features as fx
 from browserml.imagesearch import search
 from browserml.imagesearch.embedding import UmapParams, nearest_point, umap_embedding
+from browserml.memo import LruMemo
 
 Progress = Callable[[int, int], None]
 Report = Callable[[str, int, int], None]  # (stage, done, total): "features" or "umap"
@@ -95,33 +94,6 @@ def _shape_text(shape: tuple[Any, ...]) -> str:
     return "×".join(str(d) for d in shape[1:])
 
 
-class _Memo:
-    """A small LRU dict: the newest ``size`` entries stay (big matrices must not pile up)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                return self.data[key]
-        return None
-
-    def put(self, key: Hashable, value: Any) -> Any:
-        with self.lock:
-            self.data[key] = value
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-        return value
-
-    def __contains__(self, key: Hashable) -> bool:
-        with self.lock:
-            return key in self.data
-
-
 class ImageSearchState:
     """Everything the image-search app shows, with no widgets.
 
@@ -150,10 +122,10 @@ class ImageSearchState:
         self._sets: dict[str, imgs.ImageSet] = {}
         self._defaults: dict[str, str] = {}
         self._layer_rows: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
-        self._features = _Memo(FEATURE_MEMO_SIZE)
-        self._embeddings = _Memo(EMBEDDING_MEMO_SIZE)
-        self._extractors = _Memo(4)
-        self._upload_vectors = _Memo(4)
+        self._features = LruMemo(FEATURE_MEMO_SIZE)
+        self._embeddings = LruMemo(EMBEDDING_MEMO_SIZE)
+        self._extractors = LruMemo(4)
+        self._upload_vectors = LruMemo(4)
         self.dataset, self.backbone, self.weights, self.layer = "", bbs.DEFAULT_BACKBONE, "imagenet", None
         self.pooling, self.metric, self.p, self.k = "avg", "cosine", 3.0, search.DEFAULT_K
         self.class_filter: int | None = None
