@@ -66,7 +66,7 @@ def anomaly_export(tmp_path_factory) -> AnomalyExport:
     import tf_keras
 
     from browserml.export import export_layers_model
-    from browserml.paths import TEMPLATES_DIR
+    from browserml.pages import page_files
 
     rng = np.random.default_rng(7)
     train_raw = normal_beats(rng, 400)
@@ -108,7 +108,7 @@ def anomaly_export(tmp_path_factory) -> AnomalyExport:
         preprocessing={"kind": "minmax", "min": mins.tolist(), "max": maxs.tolist()},
         score="mse", threshold=threshold,
         extra_files={
-            "index.html": (TEMPLATES_DIR / "anomaly_index.html").read_text(encoding="utf-8"),
+            **page_files("anomaly"),
             "beats.json": json.dumps(beats),
         },
     )

@@ -118,14 +118,15 @@ def test_the_lock_is_one_set_for_three_pythons():
 
 
 def test_the_committed_tfjs_bundle_is_current(tmp_path):
-    """Colab and pip installs use the committed bundle; it must be what build.mjs makes
-    from package-lock.json's TF.js today."""
+    """Colab and pip installs use the committed bundle and page module; each must be what
+    build.mjs makes from package-lock.json's TF.js and browserml/js/runtime/ today."""
     if shutil.which("node") is None or not (ROOT / "node_modules" / "esbuild").is_dir():
         pytest.fail("needs Node and `npm ci` (make setup) to rebuild the bundle")
     from browserml.inbrowser.bundle import DIST_FILES, build_dist, dist_dir
+    from browserml.pages import PAGE_MODULE
 
     build_dist(tmp_path)
-    for name in DIST_FILES:
+    for name in (*DIST_FILES, PAGE_MODULE):
         assert (tmp_path / name).read_bytes() == (dist_dir() / name).read_bytes(), f"{name} is stale: run `make bundle`"
 
 

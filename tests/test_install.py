@@ -39,7 +39,8 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_carries_code_bundle_front_ends_and_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("browserml/js/dist/tfjs-bundle.mjs", "browserml/js/dist/tfjs-backend-wasm-simd.wasm",
-                   "browserml/js/run_core.js", "browserml/js/runtime/runner.js", "browserml/templates/anomaly_index.html",
+                   "browserml/js/dist/browserml-page.js", "browserml/js/runtime/core.js",
+                   "browserml/js/runtime/package.json", "browserml/js/runtime/runner.js", "browserml/templates/anomaly_index.html",
                    "widgets/browser_runtime.js", "widgets/js/theme.js", "widgets/js/thumbgrid.js",
                    "widgets/js/thumbgrid.css", "browserml/compat.py", "browserml/colab.py"):
         assert needed in names, f"{needed} is not in the wheel"

@@ -17,9 +17,8 @@ from browserml.anomaly.data import AnomalyInputError, MinMaxScaler, _check_beats
 from browserml.anomaly.model import Trainer
 from browserml.data import ecg5000 as ecg
 from browserml.errors import BadInput, finite_float
-from browserml.paths import TEMPLATES_DIR
+from browserml.pages import page_files
 
-_PAGE_TEMPLATE = TEMPLATES_DIR / "anomaly_index.html"
 
 
 def page_beats(beats: ecg.Beats, per_class: int = 8, seed: int = 0) -> dict[str, Any]:
@@ -63,7 +62,7 @@ def export_anomaly(trainer: Trainer, threshold: float, out_dir: str | Path, rule
         extra={"config": {**asdict(trainer.config), "hidden": list(trainer.config.hidden)},
                "architecture": trainer.config.architecture, "threshold_rule": rule,
                "epochs_trained": trainer.epochs_done},
-        extra_files={"index.html": _PAGE_TEMPLATE.read_text(encoding="utf-8"),
+        extra_files={**page_files("anomaly"),
                      "beats.json": json.dumps(sample)},
     )
 

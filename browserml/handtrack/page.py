@@ -17,10 +17,9 @@ from pathlib import Path
 from browserml.atomic import atomic_directory
 from browserml.handtrack.convert import VARIANTS, ConversionRow, reconvert
 from browserml.handtrack.models import COLORS, DEFAULT_MODEL_TYPE, LABELS
-from browserml.paths import TEMPLATES_DIR
+from browserml.pages import write_page
 from browserml.png import encode_png
 
-PAGE_TEMPLATE = TEMPLATES_DIR / "handtrack_index.html"
 DEFAULT_SAMPLE = "two_open_hands"  # the page opens on a scene with something to find
 
 
@@ -43,5 +42,5 @@ def export_handtrack(
                 "samples": [f"{name}.png" for name in samples],
                 "default": f"{DEFAULT_SAMPLE}.png" if DEFAULT_SAMPLE in samples else f"{next(iter(samples))}.png"}
         (staging / "page.json").write_text(json.dumps(page, indent=1), encoding="utf-8")
-        (staging / "index.html").write_text(PAGE_TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+        write_page(staging, "handtrack")
     return [dataclasses.replace(r, folder=out_dir / r.variant) for r in rows]

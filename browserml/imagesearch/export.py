@@ -39,7 +39,7 @@ from browserml.imagesearch.backbones import DEFAULT_BACKBONE, load_backbone
 from browserml.imagesearch.features import Progress, cached_features, extract_features, feature_model
 from browserml.imagesearch.search import evaluate
 from browserml.memory import release
-from browserml.paths import TEMPLATES_DIR
+from browserml.pages import page_files
 from browserml.png import encode_png
 
 DEFAULT_LAYER = "head_relu"
@@ -50,7 +50,6 @@ VARIANTS: tuple[str, ...] = ("float16", "uint8")
 PARITY_TOLERANCE = 1e-4
 THUMB = 64
 SPRITE_COLUMNS = 20
-PAGE_TEMPLATE = TEMPLATES_DIR / "imagesearch_index.html"
 
 
 @dataclass
@@ -159,7 +158,7 @@ def export_imagesearch(
         export_layers_model(
             model, top, parity_inputs=parity_image,
             extra_files={
-                "index.html": PAGE_TEMPLATE.read_text(encoding="utf-8"),
+                **page_files("imagesearch"),
                 "gallery.json": json.dumps(gallery, indent=1),
                 "gallery.bin": np.ascontiguousarray(features, dtype="<f4").tobytes(),
                 "gallery.jpg": _sprite(images.images),

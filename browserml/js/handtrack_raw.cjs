@@ -16,13 +16,7 @@
 'use strict';
 const fs = require('fs');
 const tf = require('@tensorflow/tfjs');
-const { useBackend, fileHandler, runMain } = require('./node_support.cjs');
-
-function median(values) {
-  const s = values.slice().sort(function (a, b) { return a - b; });
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+const { loadCore, useBackend, fileHandler, runMain } = require('./node_support.cjs');
 
 runMain('handtrack_raw', async function (args) {
   if (!args.dir || !args.outputs || !args.input) {
@@ -32,6 +26,7 @@ runMain('handtrack_raw', async function (args) {
   const repeats = Math.max(1, parseInt(args.repeats || '1', 10));
   const input = JSON.parse(fs.readFileSync(args.input, 'utf8'));
   await useBackend(tf, args.backend || 'wasm');
+  const { median } = await loadCore();
   const model = await tf.loadGraphModel(fileHandler(tf, args.dir));
   const x = tf.tensor(input.data, input.shape, 'int32');
   const tensorsBefore = tf.memory().numTensors;

@@ -10,11 +10,12 @@
  */
 'use strict';
 const tf = require('@tensorflow/tfjs');
-const { useBackend, fileHandler, readConfig, runMain } = require('./node_support.cjs');
+const { loadCore, useBackend, fileHandler, readConfig, runMain } = require('./node_support.cjs');
 
 runMain('layers_fit', async function (args) {
   const config = readConfig(args);
   await useBackend(tf, args.backend || 'cpu');
+  const { median } = await loadCore();
   const model = await tf.loadLayersModel(fileHandler(tf, args.dir));
   const optimizer = tf.train.adam(config.learning_rate);
   model.compile({ optimizer: optimizer, loss: 'meanSquaredError' });
@@ -34,12 +35,11 @@ runMain('layers_fit', async function (args) {
     out.dispose();
     if (i > 0) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  times.sort((a, b) => a - b);
   const weights = model.getWeights().map((w) => w.arraySync());
   [x, y, rows].forEach((t) => { if (!t.isDisposed) t.dispose(); });
   optimizer.dispose();
   process.stdout.write(JSON.stringify({
-    losses: history.history.loss, train_ms: trainMs, infer_ms: times[Math.floor(times.length / 2)],
+    losses: history.history.loss, train_ms: trainMs, infer_ms: median(times),
     infer_rows: rows.shape[0], weights: weights, backend: tf.getBackend(), tfjs_version: tf.version.tfjs,
   }) + '\n');
 });

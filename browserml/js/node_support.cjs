@@ -1,22 +1,27 @@
 /**
- * What browserml's Node scripts share: reading an export folder from disk (pure
- * @tensorflow/tfjs has no file:// loader) and choosing a backend: pure-JS `cpu`, or
- * `wasm` with its .wasm files read from the installed @tensorflow/tfjs-backend-wasm
+ * What browserml's Node scripts share: the runner core (runtime/core.js, the ES module
+ * the pages and the notebook bundle are built from), reading an export folder from disk
+ * (pure @tensorflow/tfjs has no file:// loader), and choosing a backend: pure-JS `cpu`,
+ * or `wasm` with its .wasm files read from the installed @tensorflow/tfjs-backend-wasm
  * (no network, no tfjs-node).
  */
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
+/** The runner core (an ES module, so CommonJS scripts import it asynchronously). */
+function loadCore() {
+  return import('./runtime/core.js');
+}
+
+/** Switch to backend `name`; wasm reads its binaries from the installed package. */
 async function useBackend(tf, name) {
   if (name === 'wasm') {
     const wasm = require('@tensorflow/tfjs-backend-wasm');
     const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
     wasm.setWasmPaths(dist + path.sep);
   }
-  const ok = await tf.setBackend(name);
-  if (!ok || tf.getBackend() !== name) throw new Error('TF.js backend ' + name + ' is not available');
-  await tf.ready();
+  return (await loadCore()).useBackend(tf, name);
 }
 
 /** Resolve a shard path inside `dir`, refusing anything that escapes it. */
@@ -78,4 +83,4 @@ function runMain(name, main) {
   });
 }
 
-module.exports = { useBackend, fileHandler, parseArgs, readConfig, runMain };
+module.exports = { loadCore, useBackend, fileHandler, parseArgs, readConfig, runMain };

@@ -14,8 +14,7 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
-const { useBackend, fileHandler, runMain } = require('./node_support.cjs');
-const { runExport } = require('./run_core.js');
+const { loadCore, useBackend, fileHandler, runMain } = require('./node_support.cjs');
 
 runMain('run_export', async function (args) {
   if (!args.dir) throw new Error('usage: run_export.cjs --dir EXPORT_DIR [--backend cpu|wasm]');
@@ -23,6 +22,7 @@ runMain('run_export', async function (args) {
   const manifest = JSON.parse(fs.readFileSync(path.join(args.dir, 'browserml.json'), 'utf8'));
   const inputs = args.inputs ? JSON.parse(fs.readFileSync(args.inputs, 'utf8')) : undefined;
   await useBackend(tf, args.backend || 'cpu');
+  const { runExport } = await loadCore();
   const result = await runExport(tf, fileHandler(tf, args.dir), manifest, { inputs: inputs, repeats: args.repeats, raw: args.raw === '1' });
   process.stdout.write(JSON.stringify(result) + '\n');
 });

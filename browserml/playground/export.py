@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from browserml.paths import TEMPLATES_DIR
+from browserml.pages import page_files
 from browserml.playground.model import DOMAIN, GRID_RESOLUTION, feature_columns, grid_points
 
 if TYPE_CHECKING:
     from browserml.playground.state import PlaygroundState
 
-_PAGE_TEMPLATE = TEMPLATES_DIR / "playground_index.html"
 
 
 def export_playground(state: PlaygroundState, out_dir: str | Path, resolution: int = GRID_RESOLUTION) -> Path:
@@ -53,5 +52,5 @@ def export_playground(state: PlaygroundState, out_dir: str | Path, resolution: i
                      f"trained {state.epoch} epochs; test loss {state.loss('test'):.4f}"),
         preprocessing={"kind": "playground_features", "features": list(config.features)},
         extra=extra,
-        extra_files={"index.html": _PAGE_TEMPLATE.read_text(encoding="utf-8")},
+        extra_files=page_files("playground"),
     )

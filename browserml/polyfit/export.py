@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 
 from browserml.errors import BadInput
-from browserml.paths import TEMPLATES_DIR
+from browserml.pages import page_files
 from browserml.polyfit.model import Coefficients, PolyData, _check_degree, _tf, coefficient_names
 
-_PAGE_TEMPLATE = TEMPLATES_DIR / "polynomial_index.html"
 
 
 def serving_module(coeffs: Coefficients) -> Any:
@@ -76,7 +75,7 @@ def export_polynomial(
         title="Polynomial fitted with TensorFlow's Ops API",
         description=f"f(x) = {terms}, fitted by SGD in browserml lesson 1 and exported as a TF.js graph model.",
         extra=extra,
-        extra_files={"index.html": _PAGE_TEMPLATE.read_text(encoding="utf-8")},
+        extra_files=page_files("polynomial"),
     )
 
 

@@ -4,8 +4,12 @@
  *
  *   node browserml/js/runtime/build.mjs [--out DIR]
  *
- * writes DIR/tfjs-bundle.mjs (entry.js bundled and minified by esbuild, ES module,
- * browser platform) and copies the two non-threaded wasm binaries beside it
+ * writes, from the one ES-module source in this folder (core.js, runner.js, page.js):
+ *  - DIR/tfjs-bundle.mjs: entry.js (TF.js + runner.js) bundled and minified by esbuild, for
+ *    the notebook page (browserml/inbrowser/bundle.py reads it);
+ *  - DIR/browserml-page.js: page.js + core.js, bundled but readable (a learner opens it),
+ *    which every export folder carries a copy of (browserml/pages.py);
+ * and copies the two non-threaded wasm binaries beside it
  * (tfjs-backend-wasm.wasm, tfjs-backend-wasm-simd.wasm). Threads need cross-origin
  * isolation, which a notebook page does not have, so the threaded binary stays out.
  * DIR defaults to browserml/js/dist/ (committed, so Colab and pip installs need no Node;
@@ -40,12 +44,26 @@ const result = await build({
   // The wasm backend's emscripten glue mentions Node modules behind runtime checks;
   // its package.json maps them to false for browsers, and esbuild honours that.
 });
-const bundle = result.outputFiles[0].contents;
-// Write then rename, so a half-written bundle is never served.
-const target = join(outDir, 'tfjs-bundle.mjs');
-writeFileSync(target + '.tmp', bundle);
-renameSync(target + '.tmp', target);
-const sizes = { 'tfjs-bundle.mjs': bundle.length };
+const page = await build({
+  entryPoints: [join(here, 'page.js')],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2020'],
+  minify: false,
+  legalComments: 'none',
+  banner: { js: '// browserml-page.js: built by browserml/js/runtime/build.mjs from page.js and core.js. Do not edit.' },
+  write: false,
+  logLevel: 'warning',
+});
+const sizes = {};
+for (const [name, file] of [['tfjs-bundle.mjs', result.outputFiles[0]], ['browserml-page.js', page.outputFiles[0]]]) {
+  // Write then rename, so a half-written file is never served.
+  const target = join(outDir, name);
+  writeFileSync(target + '.tmp', file.contents);
+  renameSync(target + '.tmp', target);
+  sizes[name] = file.contents.length;
+}
 for (const name of WASM_FILES) {
   copyFileSync(join(wasmDist, name), join(outDir, name));
   sizes[name] = statSync(join(outDir, name)).size;

@@ -15,6 +15,10 @@
  *    `minSampleMs`, and the latency is the median over samples.
  */
 
+import { loadModel, makeInputs, median, messageOf, now, predict, useBackend } from './core.js';
+
+export { loadModel, makeInputs, median, useBackend };
+
 /** Build TF.js ModelArtifacts from a parsed model.json and its shards concatenated in
  * manifest order (exactly what tf.io's HTTP loader assembles). */
 export function artifactsFromParts(modelJson, weightData) {
@@ -43,46 +47,6 @@ export function memoryHandler(artifacts) {
   return { load: async () => artifacts };
 }
 
-/** Load a layers or graph model from an IOHandler or a URL. */
-export async function loadModel(tf, format, source) {
-  if (format === 'layers') return tf.loadLayersModel(source);
-  if (format === 'graph') return tf.loadGraphModel(source);
-  throw new Error('browserml.json: unknown model_format ' + JSON.stringify(format));
-}
-
-/** Input tensors in the manifest's order from {name: {shape, dtype, data}}. */
-export function makeInputs(tf, manifest, inputs) {
-  return manifest.inputs.map((spec) => {
-    const value = inputs[spec.name];
-    if (value === undefined) throw new Error('missing input ' + JSON.stringify(spec.name));
-    return tf.tensor(value.data, value.shape, value.dtype || spec.dtype || 'float32');
-  });
-}
-
-/** One prediction; returns one tensor per manifest output. Synchronous models run
- * inside tf.tidy; graph models with control flow fall back to executeAsync. */
-async function predict(tf, model, manifest, tensors, state) {
-  const names = manifest.outputs.map((o) => o.name);
-  const asList = (out) => (Array.isArray(out) ? out : [out]);
-  if (manifest.model_format === 'layers') {
-    // One batch of all rows: predict() otherwise splits the input into batches of 32,
-    // which makes a 10,000-row grid 40x slower than the model is (as run_core.js does).
-    const batchSize = Math.max(1, tensors[0].shape[0] || 1);
-    return tf.tidy(() => asList(model.predict(tensors.length === 1 ? tensors[0] : tensors, { batchSize })));
-  }
-  const feed = {};
-  manifest.inputs.forEach((spec, i) => { feed[spec.name] = tensors[i]; });
-  if (!state.needsAsync) {
-    try {
-      return tf.tidy(() => asList(model.execute(feed, names)));
-    } catch (err) {
-      if (!/executeAsync/.test(String(err && err.message))) throw err;
-      state.needsAsync = true;  // control flow or dynamic shapes (e.g. NMS)
-    }
-  }
-  return asList(await model.executeAsync(feed, names));
-}
-
 /** Predict, read every output back to the CPU (what a page must do to use it), dispose. */
 async function predictAndRead(tf, model, manifest, tensors, state) {
   const out = await predict(tf, model, manifest, tensors, state);
@@ -93,34 +57,8 @@ async function predictAndRead(tf, model, manifest, tensors, state) {
   }
 }
 
-export function median(values) {
-  const s = values.slice().sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
-
 function checkDeadline(deadline, what) {
   if (now() > deadline) throw new Error(`timed out ${what}`);
-}
-
-/** Switch to `backend` (initialising it if needed); throws in words if it cannot. */
-export async function useBackend(tf, backend) {
-  if (!(tf.engine().registryFactory || {})[backend]) {
-    throw new Error(`TF.js backend '${backend}' is not in this bundle`);
-  }
-  let ok = false;
-  try {
-    ok = await tf.setBackend(backend);
-  } catch (err) {
-    throw new Error(`TF.js backend '${backend}' failed to start: ${err && err.message ? err.message : err}`);
-  }
-  if (!ok || tf.getBackend() !== backend) {
-    throw new Error(`TF.js backend '${backend}' is not available in this browser`);
-  }
-  await tf.ready();
-  return tf.getBackend();
 }
 
 /**
@@ -192,7 +130,7 @@ export async function runOnBackend(tf, backend, options) {
     }
     result.num_tensors_after = tf.memory().numTensors;
   } catch (err) {
-    result.error = String(err && err.message ? err.message : err);
+    result.error = messageOf(err);
   } finally {
     tensors.forEach((x) => x.dispose());
     if (model) model.dispose();
@@ -250,7 +188,7 @@ export async function fitModel(tf, options) {
       result.weights.push({ name: w.originalName, shape: w.shape, data: await w.read().data() });
     }
   } catch (err) {
-    result.error = String(err && err.message ? err.message : err);
+    result.error = messageOf(err);
   } finally {
     [xs, ys].forEach((t) => { if (t) t.dispose(); });
     if (model) model.dispose();
