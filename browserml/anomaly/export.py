@@ -20,7 +20,6 @@ from browserml.errors import BadInput, finite_float
 from browserml.pages import page_files
 
 
-
 def page_beats(beats: ecg.Beats, per_class: int = 8, seed: int = 0) -> dict[str, Any]:
     """A few raw beats of each class for the export's page (``beats.json``)."""
     rng = np.random.default_rng(seed)

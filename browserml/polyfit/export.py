@@ -16,7 +16,6 @@ from browserml.pages import page_files
 from browserml.polyfit.model import Coefficients, PolyData, _check_degree, _tf, coefficient_names
 
 
-
 def serving_module(coeffs: Coefficients) -> Any:
     """A ``tf.Module`` whose ``serve`` signature is ``{x: [n]} -> {y: [n]}``."""
     tf = _tf()
