@@ -223,7 +223,11 @@ async function fetchJson(name, folder = location.href) {
   if (!response.ok) {
     throw new Error(name + " could not be loaded (HTTP " + response.status + "); it belongs in the export folder");
   }
-  return response.json();
+  try {
+    return await response.json();
+  } catch (err) {
+    throw new Error(name + " is not valid JSON: " + messageOf(err));
+  }
 }
 async function loadExport(folder = location.href) {
   const manifest = await fetchJson("browserml.json", folder);

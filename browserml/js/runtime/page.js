@@ -87,13 +87,17 @@ export async function startBackend(wanted, wasmDir = WASM_DIR) {
   return used;
 }
 
-/** A file of the export folder, as JSON; a missing file fails in words, not as a parse error. */
+/** A file of the export folder, as JSON; a missing or broken file fails in words that name it. */
 export async function fetchJson(name, folder = location.href) {
   const response = await fetch(new URL(name, folder));
   if (!response.ok) {
     throw new Error(name + ' could not be loaded (HTTP ' + response.status + '); it belongs in the export folder');
   }
-  return response.json();
+  try {
+    return await response.json();
+  } catch (err) {
+    throw new Error(name + ' is not valid JSON: ' + messageOf(err));
+  }
 }
 
 /**
