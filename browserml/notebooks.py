@@ -29,12 +29,28 @@ def clean(nb: dict[str, Any]) -> dict[str, Any]:
     nb["metadata"] = {k: v for k, v in nb.get("metadata", {}).items() if k in KEEP_METADATA}
     if "language_info" in nb["metadata"]:
         nb["metadata"]["language_info"] = {"name": nb["metadata"]["language_info"].get("name", "python")}
+    seen = {cell.get("id") for cell in nb.get("cells", [])}
     for cell in nb.get("cells", []):
+        if not cell.get("id"):  # nbformat 4.5 wants one; derived from the source, so stable
+            cell["id"] = _new_id(cell, seen)
         cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
     return nb
+
+
+def _new_id(cell: dict[str, Any], seen: set[Any]) -> str:
+    import hashlib
+
+    source = "".join(cell.get("source", ""))
+    digest = hashlib.sha1(source.encode("utf-8")).hexdigest()
+    for start in range(0, 32):
+        candidate = digest[start:start + 8]
+        if candidate not in seen:
+            seen.add(candidate)
+            return candidate
+    raise ValueError("could not make a unique cell id")  # 32 collisions of 8 hex digits: never
 
 
 def canonical_text(nb: dict[str, Any]) -> str:

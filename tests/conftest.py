@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import os
 import socket
 import tempfile
 import threading
@@ -125,6 +126,39 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if covered:
         config.hook.pytest_deselected(items=covered)
         items[:] = [item for item in items if item not in covered]
+
+
+#: What nbval's kernels see: no page will ever say hello to their in-page runtime, so
+#: it is switched off and each in-page cell answers at once with its fallback (Python's
+#: numbers, or Node for ``%%tfjs``) instead of waiting 10 s for a page per job.
+NBVAL_ENV = {"BROWSERML_BROWSER_RUNTIME": "off"}
+
+
+class NbvalEnvironment:
+    """A plugin (registered for the whole session, since a hook in this conftest would only
+    see tests under tests/): before a notebook's first cell starts its kernel, set
+    :data:`NBVAL_ENV`; before any other test, put the environment back as it was."""
+
+    def __init__(self) -> None:
+        self.before: dict[str, str | None] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if Path(str(item.path)).suffix == ".ipynb":
+            for name, value in NBVAL_ENV.items():
+                self.before.setdefault(name, os.environ.get(name))
+                os.environ[name] = value
+            return
+        while self.before:
+            name, old = self.before.popitem()
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(NbvalEnvironment(), "browserml-nbval-environment")
 
 
 # --------------------------------------------------------------------------- one JupyterLab

@@ -80,7 +80,7 @@ def test_python_and_the_page_name_the_same_message_kinds():
     table = re.search(r"const KIND = Object\.freeze\(\{(.*?)\}\);", js, re.DOTALL)
     assert table, "widgets/browser_runtime.js has no KIND table"
     in_js = dict(re.findall(r"(\w+): '([a-z]+)'", table.group(1)))
-    in_python = {name: getattr(protocol, name) for name in ("HELLO", "NEED", "PROGRESS", "RESULT", "RUN", "FIT",
+    in_python = {name: getattr(protocol, name) for name in ("HELLO", "NEED", "PROGRESS", "RESULT", "RUN", "FIT", "EVAL",
                                                             "FILES")}
     assert in_js == in_python
     assert set(protocol.PAGE_TO_KERNEL) | set(protocol.KERNEL_TO_PAGE) == set(in_python.values())

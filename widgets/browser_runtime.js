@@ -15,7 +15,8 @@
  *
  * Protocol (custom messages, which unlike traits never bloat the saved notebook):
  *   page -> kernel: hello, need {request, names}, progress {id, epoch, loss}, result {id, ...}
- *   kernel -> page: run {id, ...}, fit {id, ...}, files {reply_to, names, error} + bytes
+ *   kernel -> page: run {id, ...}, fit {id, ...}, eval {id, code, ...} (a %%tfjs cell),
+ *                   files {reply_to, names, error} + bytes
  * The kind names are in KIND below and in browserml/inbrowser/protocol.py (the kernel's
  * side of the protocol); tests/test_inbrowser_protocol.py checks that the two agree.
  * The work runs in initialize (once per model, not per view); views only show `status`.
@@ -26,7 +27,7 @@ const KIND = Object.freeze({
   // page -> kernel
   HELLO: 'hello', NEED: 'need', PROGRESS: 'progress', RESULT: 'result',
   // kernel -> page
-  RUN: 'run', FIT: 'fit', FILES: 'files',
+  RUN: 'run', FIT: 'fit', EVAL: 'eval', FILES: 'files',
 });
 
 const G = (globalThis.__browserml = globalThis.__browserml || { tfjs: {}, wasm: {}, queue: Promise.resolve() });
@@ -257,10 +258,47 @@ async function handleFit(model, msg, buffers, source) {
   return { reply, buffers: out };
 }
 
+/** Tensors in a cell's returned value travel as float32/int32 buffers, like run outputs. */
+function packValue(value, out) {
+  if (value && value.__tensor__) {
+    const data = value.dtype === 'int32' || value.dtype === 'bool'
+      ? Int32Array.from(value.data) : (value.data instanceof Float32Array ? value.data : Float32Array.from(value.data));
+    out.push(data);
+    return { __tensor__: true, shape: value.shape, dtype: data instanceof Int32Array ? 'int32' : 'float32',
+             tfjs_dtype: value.dtype, buffer: out.length - 1 };
+  }
+  if (Array.isArray(value)) return value.map((v) => packValue(v, out));
+  if (value && typeof value === 'object') {
+    const packed = {};
+    for (const [k, v] of Object.entries(value)) packed[k] = packValue(v, out);
+    return packed;
+  }
+  return value;
+}
+
+/** A learner's %%tfjs cell, run in this page with `tf` in scope (runtime/cell.js). */
+async function handleEval(model, msg, buffers, source) {
+  const loaded = await getTf(model, source);
+  const { tf } = loaded;
+  // wasm ready whatever the cell asked for, so the cell may tf.setBackend('wasm') itself
+  try { await prepareWasm(loaded, source); } catch (err) { if (msg.backend === 'wasm') throw err; }
+  const scope = Object.assign({}, msg.scope || {});
+  if (msg.model) {  // a URL where the server has one (the model is static files); else from memory
+    scope.MODEL_URL = filesUrl(msg.model.path, source.home || null) ||
+      (await modelSource(loaded, msg, buffers, source))();
+  }
+  setStatus(model, `running a TF.js cell on ${msg.backend}…`);
+  const r = await tf.browserml.evalCell(tf, msg.code, { backend: msg.backend, timeoutMs: 1000 * msg.timeout_s, scope });
+  const out = [];
+  const reply = Object.assign({ kind: KIND.RESULT, id: msg.id, job: KIND.EVAL, delivery: loaded.how, where: 'page' },
+                              r, { value: packValue(r.value, out) });
+  return { reply, buffers: out };
+}
+
 /** Run one job; always answer, in words when it failed, and never block the page queue
  * for longer than the job's own timeout. */
 function enqueue(model, msg, buffers, source) {
-  const handler = msg.kind === KIND.FIT ? handleFit : handleRun;
+  const handler = { [KIND.FIT]: handleFit, [KIND.EVAL]: handleEval }[msg.kind] || handleRun;
   const budgetMs = 1000 * (model.get('load_timeout_s') + msg.timeout_s * Math.max(1, (msg.backends || [1]).length)) + 5000;
   const task = G.queue.then(() => withTimeout(handler(model, msg, buffers, source), budgetMs, `running job ${msg.id}`));
   G.queue = task.catch(() => {});
@@ -289,7 +327,7 @@ export default {
     const onCustom = (msg, buffers) => {
       if (!msg) return;
       if (msg.kind === KIND.FILES) { channel.onMessage(msg, buffers); return; }
-      if ((msg.kind === KIND.RUN || msg.kind === KIND.FIT) && !seen.has(msg.id)) {
+      if ([KIND.RUN, KIND.FIT, KIND.EVAL].includes(msg.kind) && !seen.has(msg.id)) {
         seen.add(msg.id);
         enqueue(model, msg, buffers || [], source);
       }

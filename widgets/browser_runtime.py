@@ -81,6 +81,7 @@ from browserml.inbrowser.bundle import (
     check_dist,
     model_payload,
 )
+from browserml.inbrowser.cell import CellRequest, CellResult
 from browserml.inbrowser.job import (
     NO_FRONT_END,
     SWITCHED_OFF,
@@ -89,7 +90,7 @@ from browserml.inbrowser.job import (
     hello_wait_s,
     job_deadline_s,
 )
-from browserml.inbrowser.protocol import encode_fit_request, encode_run_request, new_request_id
+from browserml.inbrowser.protocol import encode_eval_request, encode_fit_request, encode_run_request, new_request_id
 from browserml.inbrowser.results import BrowserRun, FitResult, Reference, prepare_run
 
 _ESM = (Path(__file__).with_name("browser_runtime.js")).read_text(encoding="utf-8")
@@ -138,7 +139,7 @@ class BrowserRuntime(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ public
     @property
-    def result(self) -> BrowserRun | FitResult | None:
+    def result(self) -> BrowserRun | FitResult | CellResult | None:
         """The most recently answered job's value (``None`` before any answer)."""
         answered = [j for j in self.jobs.values() if j.done()]
         return answered[-1].value if answered else None
@@ -179,6 +180,15 @@ class BrowserRuntime(anywidget.AnyWidget):
             optimizer=optimizer, learning_rate=learning_rate, loss=loss, shuffle=shuffle, timeout_s=timeout_s)
         deadline = job_deadline_s(self.load_timeout_s, timeout_s, self.grace_s)
         return self._submit(BrowserJob(job_id, FitResult(export_dir), deadline), content, buffers)
+
+    def eval(self, request: CellRequest, scope: Mapping[str, Any] | None = None) -> BrowserJob:
+        """Run a ``%%tfjs`` cell's JavaScript in the page (:mod:`widgets.tfjs_magic`); the
+        job's value is a :class:`~browserml.inbrowser.cell.CellResult`."""
+        payload = model_payload(request.model, self.max_embed_bytes) if request.model else None
+        job_id = new_request_id()
+        content, buffers = encode_eval_request(request, job_id, scope or {}, payload)
+        deadline = job_deadline_s(self.load_timeout_s, request.timeout_s, self.grace_s)
+        return self._submit(BrowserJob(job_id, CellResult(request), deadline), content, buffers)
 
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the latest job is answered; for scripts and tests, not cells."""

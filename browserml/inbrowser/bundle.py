@@ -25,7 +25,7 @@ WASM_NAMES = ("tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm")
 #: Every file the page may ask the kernel for (and the only ones the kernel serves).
 DIST_FILES = (BUNDLE_NAME, *WASM_NAMES)
 #: The TF.js backends the bundle carries.
-BACKENDS = ("wasm", "cpu", "webgl")
+BACKENDS = ("wasm", "cpu", "webgl", "webgpu")
 #: How TF.js reaches the page: try the files route then the comm, or one of them only.
 DELIVERIES = ("auto", "files", "embed")
 DEFAULT_MAX_EMBED_BYTES = 16 * 1024 * 1024

@@ -26,6 +26,7 @@ from browserml.compat import kernel_queues_comms_during_cells
 from browserml.inbrowser.bundle import OFF_ENV, BrowserRuntimeError
 
 if TYPE_CHECKING:
+    from browserml.inbrowser.cell import CellResult
     from browserml.inbrowser.results import BrowserRun, FitResult
 
 NO_FRONT_END = "no widget front end: fall back to Python"
@@ -78,7 +79,7 @@ class BrowserJob:
     still replaces it and fires the callbacks again.
     """
 
-    def __init__(self, job_id: str, value: BrowserRun | FitResult, deadline_s: float) -> None:
+    def __init__(self, job_id: str, value: BrowserRun | FitResult | CellResult, deadline_s: float) -> None:
         self.id = job_id
         self.value = value
         self.deadline_s = deadline_s

@@ -4,7 +4,7 @@ ids, and reading the page's answers without trusting them.
 Custom widget messages (which, unlike traits, never bloat the saved notebook)::
 
     page -> kernel: hello, need {request, names}, progress {id, epoch, loss}, result {id, ...}
-    kernel -> page: run {id, ...}, fit {id, ...}, files {reply_to, names, error} + bytes
+    kernel -> page: run {id, ...}, fit {id, ...}, eval {id, code, ...}, files {reply_to, names, error} + bytes
 
 Each message is JSON ``content`` plus a list of binary ``buffers``; an array travels as
 ``{"shape", "dtype", "buffer": index}`` with its bytes (float32 or int32) in that buffer.
@@ -24,6 +24,7 @@ import numpy as np
 
 from browserml.export import read_manifest
 from browserml.inbrowser.bundle import BACKENDS, DIST_FILES, BrowserRuntimeError, ModelPayload
+from browserml.inbrowser.cell import CellRequest, CellResult
 from browserml.inbrowser.results import BackendResult, BrowserRun, FitResult
 
 # page -> kernel
@@ -34,10 +35,11 @@ RESULT = "result"
 # kernel -> page
 RUN = "run"
 FIT = "fit"
+EVAL = "eval"
 FILES = "files"
 #: Every message kind, by direction (``widgets/browser_runtime.js`` has the same table).
 PAGE_TO_KERNEL = (HELLO, NEED, PROGRESS, RESULT)
-KERNEL_TO_PAGE = (RUN, FIT, FILES)
+KERNEL_TO_PAGE = (RUN, FIT, EVAL, FILES)
 #: What the kernel keeps of a ``run`` answer besides the per-backend results.
 RUN_INFO_KEYS = ("delivery", "tfjs_load_ms", "tfjs_version", "delivery_errors", "wasm", "wasm_error")
 
@@ -156,6 +158,21 @@ def decode_fit_reply(result: FitResult, content: Mapping[str, Any], buffers: Seq
     return result
 
 
+def encode_eval_request(
+    request: CellRequest, job_id: str, scope: Mapping[str, Any], payload: ModelPayload | None,
+) -> tuple[dict[str, Any], list[bytes]]:
+    """The ``eval`` message: a ``%%tfjs`` cell's code, backend, deadline, the Python values
+    it reads (``scope``, JSON) and, with ``--model``, the model it may load as MODEL_URL."""
+    buffers: list[bytes] = []
+    content: dict[str, Any] = {
+        "kind": EVAL, "id": job_id, "code": request.code, "backend": request.backend,
+        "timeout_s": float(request.timeout_s), "scope": dict(scope), "backends": [request.backend],
+    }
+    if payload is not None:
+        content["model"] = _model_message(payload, buffers)
+    return content, buffers
+
+
 def files_reply(content: Mapping[str, Any], folder: Path) -> tuple[dict[str, Any], list[bytes]]:
     """The kernel's ``files`` answer to the page's ``need``: the named bundle files' bytes,
     or an error in words. Only :data:`DIST_FILES` are served, never another path."""
@@ -172,7 +189,7 @@ def files_reply(content: Mapping[str, Any], folder: Path) -> tuple[dict[str, Any
     return reply, buffers
 
 
-def read_progress(value: BrowserRun | FitResult, content: Mapping[str, Any]) -> None:
+def read_progress(value: BrowserRun | FitResult | CellResult, content: Mapping[str, Any]) -> None:
     """A fine-tune's ``progress`` message: one more epoch's loss, and a status in words."""
     if isinstance(value, FitResult):
         value.progress.append(float(content.get("loss", float("nan"))))
@@ -180,7 +197,9 @@ def read_progress(value: BrowserRun | FitResult, content: Mapping[str, Any]) -> 
         value.status = f"epoch {epoch}: loss {value.progress[-1]:.4g}"
 
 
-def read_result(value: BrowserRun | FitResult, content: Mapping[str, Any], buffers: Sequence[Any]) -> None:
+def read_result(
+    value: BrowserRun | FitResult | CellResult, content: Mapping[str, Any], buffers: Sequence[Any],
+) -> None:
     """Fill ``value`` from the page's ``result`` message. An answer that does not fit
     (a missing buffer, a wrong size) becomes an error in words, never an exception."""
     try:
@@ -188,13 +207,19 @@ def read_result(value: BrowserRun | FitResult, content: Mapping[str, Any], buffe
             value.info.update({k: content.get(k) for k in RUN_INFO_KEYS if k in content})
             value.results = decode_run_reply(content, buffers)
             value.error = content.get("error")
+        elif isinstance(value, CellResult):
+            value.read(content, lambda spec: _unpack_array(spec, buffers))
         else:
             decode_fit_reply(value, content, buffers)
     except BrowserRuntimeError as err:
         value.error = f"could not read the page's answer: {err}"
+    if isinstance(value, CellResult) and not value.answered:
+        value.error = value.error or "the page's answer could not be read"
     value.status = "done" if not value.error else f"error: {value.error}"
 
 
-__all__ = ["FILES", "FIT", "HELLO", "KERNEL_TO_PAGE", "NEED", "PAGE_TO_KERNEL", "PROGRESS", "RESULT", "RUN",
-           "RUN_INFO_KEYS", "decode_fit_reply", "decode_run_reply", "encode_fit_request", "encode_run_request",
-           "files_reply", "new_request_id", "read_progress", "read_result"]
+__all__ = [
+    "EVAL", "FILES", "FIT", "HELLO", "KERNEL_TO_PAGE", "NEED", "PAGE_TO_KERNEL", "PROGRESS", "RESULT", "RUN",
+    "RUN_INFO_KEYS", "decode_fit_reply", "decode_run_reply", "encode_eval_request", "encode_fit_request",
+    "encode_run_request", "files_reply", "new_request_id", "read_progress", "read_result",
+]

@@ -14,13 +14,16 @@ function loadCore() {
   return import('./runtime/core.js');
 }
 
+/** Point the wasm backend at the binaries of the installed package (no network). */
+function pointWasmAtPackage() {
+  const wasm = require('@tensorflow/tfjs-backend-wasm');
+  const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+  wasm.setWasmPaths(dist + path.sep);
+}
+
 /** Switch to backend `name`; wasm reads its binaries from the installed package. */
 async function useBackend(tf, name) {
-  if (name === 'wasm') {
-    const wasm = require('@tensorflow/tfjs-backend-wasm');
-    const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-    wasm.setWasmPaths(dist + path.sep);
-  }
+  if (name === 'wasm') pointWasmAtPackage();
   return (await loadCore()).useBackend(tf, name);
 }
 
@@ -83,4 +86,4 @@ function runMain(name, main) {
   });
 }
 
-module.exports = { loadCore, useBackend, fileHandler, parseArgs, readConfig, runMain };
+module.exports = { loadCore, pointWasmAtPackage, useBackend, fileHandler, parseArgs, readConfig, runMain };

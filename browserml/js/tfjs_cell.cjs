@@ -5,11 +5,15 @@
  * on npm @tensorflow/tfjs. Prints one JSON line; typed arrays become plain lists.
  *
  *   node tfjs_cell.cjs --config CONFIG.json
- *   CONFIG: {"code": "...", "backend": "cpu"|"wasm", "timeout_ms": 30000}
+ *   CONFIG: {"code": "...", "backend": "cpu"|"wasm", "timeout_ms": 30000,
+ *            "scope": {name: value}, "model_url": "http://127.0.0.1:…/model.json" or null}
+ * With model_url (the kernel serves the --model folder on loopback for the run), the
+ * cell sees MODEL_URL, a URL as in the page, for tf.loadGraphModel / loadLayersModel.
+ * wasm's binaries are pointed at first, so a cell may switch to it with tf.setBackend.
  */
 'use strict';
 const tf = require('@tensorflow/tfjs');
-const { useBackend, readConfig, runMain } = require('./node_support.cjs');
+const { pointWasmAtPackage, useBackend, readConfig, runMain } = require('./node_support.cjs');
 
 /** JSON for evalCell's plain value: typed arrays as lists. */
 function jsonable(value) {
@@ -26,9 +30,13 @@ function jsonable(value) {
 runMain('tfjs_cell', async function (args) {
   const config = readConfig(args);
   const backend = config.backend || 'cpu';
-  await useBackend(tf, backend);  // wasm needs its binaries pointed at first
+  pointWasmAtPackage();
+  await useBackend(tf, backend);
   const { evalCell } = await import('./runtime/cell.js');
-  const result = await evalCell(tf, config.code, { backend, timeoutMs: config.timeout_ms });
+  const scope = Object.assign({}, config.scope || {});
+  if (config.model_url) scope.MODEL_URL = config.model_url;
+  const result = await evalCell(tf, config.code, { backend, timeoutMs: config.timeout_ms, scope });
+  result.where = 'node';
   result.value = jsonable(result.value);
   process.stdout.write(JSON.stringify(result) + '\n');
 });

@@ -14,6 +14,9 @@ async function loadModel(tf, format, source) {
   throw new Error("browserml.json: unknown model_format " + JSON.stringify(format));
 }
 async function useBackend(tf, backend) {
+  if (backend === "webgpu" && !(globalThis.navigator && globalThis.navigator.gpu)) {
+    throw new Error("TF.js backend 'webgpu' is not available here (this browser has no navigator.gpu)");
+  }
   if (!(tf.engine().registryFactory || {})[backend]) {
     throw new Error(`TF.js backend '${backend}' is not in this build of TF.js`);
   }

@@ -38,6 +38,38 @@ async function plain(tf, value, owned, depth = 0) {
   return value;
 }
 
+/**
+ * The page's next frame: requestAnimationFrame where a visible page has one, else a 16 ms
+ * timer (Node, or a tab in the background, where animation frames stop).
+ */
+function nextTick(fn) {
+  const visible = typeof document !== 'undefined' && !document.hidden;
+  if (visible && typeof requestAnimationFrame === 'function') requestAnimationFrame(fn);
+  else setTimeout(fn, 16);
+}
+
+/**
+ * In a cell's scope as `measureFrames(work)`: run `await work()` while a frame loop records
+ * the gap between frames (100 ms of quiet frames before and after), and return
+ * {gaps: [ms, ...], ms: how long the work took}. A long gap is a frame the page could
+ * not draw because the thread was busy.
+ */
+export async function measureFrames(work) {
+  const gaps = [];
+  let last = now();
+  let running = true;
+  const frame = () => { const t = now(); gaps.push(t - last); last = t; if (running) nextTick(frame); };
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  nextTick(frame);
+  await pause(100);
+  const t0 = now();
+  await work();
+  const ms = now() - t0;
+  await pause(100);
+  running = false;
+  return { gaps, ms };
+}
+
 /** How console.log shows a value in the cell's printed output. */
 function show(value) {
   if (typeof value === 'string') return value;
@@ -48,19 +80,26 @@ function show(value) {
 }
 
 /**
- * Run `code` with `tf` (and a `console` whose log/info/warn/error are captured) in scope.
- * Options: backend ('wasm'), timeoutMs (30000). Returns {value, logs, error, backend,
- * num_tensors_before, num_tensors_after, ms, tfjs_version}; never throws.
+ * Run `code` with `tf` (and a `console` whose log/info/warn/error are captured) in scope,
+ * plus measureFrames and nextFrame (see above). Options: backend ('wasm'), timeoutMs
+ * (30000), scope ({name: value}: more names the cell sees, e.g. the Python values it was
+ * given and MODEL_URL). Returns {value, logs,
+ * error, backend, num_tensors_before, num_tensors_after, ms, tfjs_version}; never throws.
  */
 export async function evalCell(tf, code, options = {}) {
   const result = { value: null, logs: [], error: null, backend: null, num_tensors_before: null,
                    num_tensors_after: null, ms: null, tfjs_version: tf.version.tfjs };
   const log = (level) => (...args) => { result.logs.push((level === 'log' ? '' : level + ': ') + args.map(show).join(' ')); };
   const console = { log: log('log'), info: log('info'), warn: log('warning'), error: log('error') };
+  // TF.js itself prints to the global console (model.summary(), warnings): while the cell
+  // runs, that is the cell's output too
+  const real = globalThis.console;
+  globalThis.console = Object.assign(Object.create(real), console);
   const owned = [];
   try {
     result.backend = await useBackend(tf, options.backend || 'wasm');
-    const body = new AsyncFunction('tf', 'console', code);
+    const scope = Object.assign({ measureFrames, nextFrame: () => new Promise(nextTick) }, options.scope || {});
+    const body = new AsyncFunction('tf', 'console', ...Object.keys(scope), code);
     result.num_tensors_before = tf.memory().numTensors;
     const t0 = now();
     let timer;
@@ -68,12 +107,13 @@ export async function evalCell(tf, code, options = {}) {
       timer = setTimeout(() => reject(new Error(`the cell ran past ${(options.timeoutMs || 30000) / 1000} s`)),
                          options.timeoutMs || 30000);
     });
-    const value = await Promise.race([body(tf, console), timeout]).finally(() => clearTimeout(timer));
+    const value = await Promise.race([body(tf, console, ...Object.values(scope)), timeout]).finally(() => clearTimeout(timer));
     result.ms = now() - t0;
     result.value = await plain(tf, value, owned);
   } catch (err) {
     result.error = (err && err.name && err.name !== 'Error' ? err.name + ': ' : '') + messageOf(err);
   } finally {
+    globalThis.console = real;
     owned.forEach((t) => { if (!t.isDisposed) t.dispose(); });
     result.num_tensors_after = tf.memory().numTensors;
   }

@@ -34,6 +34,9 @@ export async function loadModel(tf, format, source) {
 
 /** Switch to `backend` (initialising it if needed); throws in words if it cannot. */
 export async function useBackend(tf, backend) {
+  if (backend === 'webgpu' && !(globalThis.navigator && globalThis.navigator.gpu)) {
+    throw new Error("TF.js backend 'webgpu' is not available here (this browser has no navigator.gpu)");
+  }
   if (!(tf.engine().registryFactory || {})[backend]) {
     throw new Error(`TF.js backend '${backend}' is not in this build of TF.js`);
   }

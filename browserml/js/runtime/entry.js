@@ -4,7 +4,7 @@
  *
  * It holds what every lesson's export needs: tfjs-core (with gradients and chained
  * ops, which model.fit and the layers API use), tfjs-layers (layers models),
- * tfjs-converter (graph models: lessons 1 and 4), the cpu, webgl and wasm backends,
+ * tfjs-converter (graph models: lessons 1 and 4), the cpu, webgl, wasm and webgpu backends,
  * and browserml's runner (runner.js), exported as `browserml`.
  *
  * Import it once per page: evaluating TF.js twice registers every kernel twice and
@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';  // registers itself only where navigator.gpu exists
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { version_core } from '@tensorflow/tfjs-core';
 import { version_layers } from '@tensorflow/tfjs-layers';

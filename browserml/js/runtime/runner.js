@@ -18,6 +18,7 @@
 import { loadModel, makeInputs, median, messageOf, now, predict, useBackend } from './core.js';
 
 export { loadModel, makeInputs, median, useBackend };
+export { evalCell } from './cell.js';
 
 /** Build TF.js ModelArtifacts from a parsed model.json and its shards concatenated in
  * manifest order (exactly what tf.io's HTTP loader assembles). */
