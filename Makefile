@@ -68,6 +68,7 @@ test-deps: .stamps/chromium .stamps/debian-data
 	@touch $@
 
 run: setup
+	$(BIN)/browserml intro --check node chromium
 	$(BIN)/browserml polyfit --check node chromium
 	$(BIN)/browserml anomaly export --check node chromium
 	$(BIN)/browserml imagesearch export --check node chromium

@@ -120,6 +120,16 @@ def _report(export_dir: Path, runtimes: list[tuple[str, str]], repeats: int = 20
     return 0 if all(r.ok for r in reports) else 1
 
 
+def cmd_intro(args: argparse.Namespace) -> int:
+    from browserml import intro
+
+    classifier = intro.train_classifier(intro.ClassifierConfig(seed=args.seed))
+    print(f"intro: {classifier.summary()}")
+    out = intro.export_classifier(classifier, args.out)
+    print(f"exported TF.js layers model to {out}")
+    return _report(out, _checks(args.check)) if args.check else 0
+
+
 def cmd_polyfit(args: argparse.Namespace) -> int:
     from browserml import polyfit as pf
     from browserml.seeding import seed_everything
@@ -453,6 +463,13 @@ def cmd_nbclean(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="browserml", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("intro", help="lesson 0: the small Fashion-MNIST classifier the learner's page runs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=exports_dir() / "intro")
+    p.add_argument("--check", nargs="*", default=["node"], metavar="RUNTIME", type=RUNTIME,
+                   help="TF.js runtimes to verify the export in (default: node); none to skip")
+    p.set_defaults(func=cmd_intro)
 
     p = sub.add_parser("polyfit", help="lesson 1: fit a polynomial with the Ops API and export it to TF.js")
     p.add_argument("--setting", choices=["quadratic", "cubic"], default="quadratic")

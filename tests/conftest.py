@@ -85,6 +85,7 @@ MODULE_MARKERS: dict[str, tuple[str, ...]] = {
 FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "jupyterlab": (JUPYTERLAB, CHROMIUM, SLOW),  # below: the session's one JupyterLab
     "chromium_pages": (TFJS, CHROMIUM),  # test_browser_runtime.py: a harness page in Chromium
+    "intro_pages": (TFJS, CHROMIUM),  # test_widgets_intro.py: lesson 0's front end and the bundle in Chromium
     "reconverted": (TFJS, SLOW),  # test_handtrack_graph.py: reconverts handtrack.js's graphs
     "wheel": (SLOW,),  # test_install.py: builds and installs the wheel in a fresh venv
 }

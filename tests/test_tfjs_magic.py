@@ -200,10 +200,10 @@ def test_only_tfjs_cells_are_rewritten_into_an_awaited_call():
 
 @pytest.fixture
 def shell(monkeypatch):
-    from IPython.testing.globalipapp import get_ipython
+    from IPython.core.interactiveshell import InteractiveShell
 
     monkeypatch.setenv(OFF_ENV, "off")  # no page: auto goes to Node
-    ip = get_ipython()
+    ip = InteractiveShell.instance()  # the one an earlier test made, or a plain new one
     ip.run_line_magic("load_ext", "widgets.tfjs_magic")
     yield ip
     ip.run_line_magic("unload_ext", "widgets.tfjs_magic")

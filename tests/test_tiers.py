@@ -21,7 +21,7 @@ FAST = "not slow and not chromium"  # the Makefile's test-fast
 BROWSER_MODULES = {"test_jupyterlab.py", "test_lessons_in_browser.py", "test_anomaly_page.py",
                    "test_handtrack_page.py", "test_playground_page.py"}
 #: Fixtures that start JupyterLab or Chromium.
-BROWSER_FIXTURES = {"jupyterlab", "chromium_pages"}
+BROWSER_FIXTURES = {"jupyterlab", "chromium_pages", "intro_pages"}
 #: Code in a test's own body that starts a browser or JupyterLab.
 BROWSER_CALLS = ("sync_playwright(", "launch_chromium(", "lab_session(")
 

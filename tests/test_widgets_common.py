@@ -146,11 +146,13 @@ RENDER_RETURNS_CLEANUP = re.compile(r"return\s*\(\)\s*=>\s*\{(?P<body>.*?)\n    
 def test_the_front_ends_are_the_files_the_widgets_load():
     from widgets.drawpad import DrawPad
     from widgets.handtrack import WebcamSnapshot
+    from widgets.intro import PageClassifier
     from widgets.scatter import Scatter
     from widgets.thumbgrid import ThumbGrid
 
-    assert FRONT_ENDS == ["drawpad", "scatter", "thumbgrid", "webcam"]
-    widgets = {"drawpad": DrawPad, "scatter": Scatter, "thumbgrid": ThumbGrid, "webcam": WebcamSnapshot}
+    assert FRONT_ENDS == ["drawpad", "pageclassifier", "scatter", "thumbgrid", "webcam"]
+    widgets = {"drawpad": DrawPad, "pageclassifier": PageClassifier, "scatter": Scatter, "thumbgrid": ThumbGrid,
+               "webcam": WebcamSnapshot}
     for name, widget in widgets.items():
         source = (JS_DIR / f"{name}.js").read_text(encoding="utf-8")
         assert widget._esm == front_end(name) and widget._esm.endswith(source)

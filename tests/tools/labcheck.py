@@ -56,7 +56,7 @@ FATAL_CONSOLE_PATTERNS: tuple[str, ...] = (
     "Failed to load model class", "Could not create model", "Error rendering", "failed to activate",
 )
 VIEWPORT = {"width": 1280, "height": 1000}
-ACTION_KINDS = ("slider", "drag", "select", "button", "canvas", "tab", "wait")
+ACTION_KINDS = ("slider", "drag", "select", "button", "canvas", "stroke", "tab", "wait")
 
 
 class LabCheckError(RuntimeError):
@@ -570,6 +570,8 @@ class Action:
     - ``"select"``: choose the option whose text is ``key`` in the dropdown labelled ``target``;
     - ``"button"``: click the button whose text is ``target``;
     - ``"canvas"``: click canvas number ``index`` (in page order, from 0) at ``(x, y)``;
+    - ``"stroke"``: draw on canvas number ``index`` with the mouse, from ``(x, y)`` to
+      ``(x + dx, y + dy)``, all as fractions of the canvas's size on screen;
     - ``"tab"``: click the tab titled ``target`` (an ``ipywidgets.Tab``);
     - ``"wait"``: let ``x`` seconds pass (e.g. while training runs, in a screenshot pose).
 
@@ -587,6 +589,8 @@ class Action:
     y: float = 0
     tooltip: str = ""
     settle: bool = True
+    dx: float = 0
+    dy: float = 0
 
     def __post_init__(self) -> None:
         if self.kind not in ACTION_KINDS:
@@ -642,8 +646,27 @@ app = PlaygroundApp(pg.PlaygroundState(pg.PlaygroundConfig(dataset="spiral", fea
                                                             learning_rate=0.1)))
 app"""
 
+#: Lesson 0's drawing for its screenshot: a bag (a box and a handle), in strokes.
+_BAG = tuple(Action("stroke", x=x, y=y, dx=dx, dy=dy) for x, y, dx, dy in (
+    (0.15, 0.40, 0.70, 0), (0.85, 0.40, 0, 0.45), (0.85, 0.85, -0.70, 0), (0.15, 0.85, 0, -0.45),
+    (0.20, 0.55, 0.60, 0), (0.20, 0.70, 0.60, 0), (0.35, 0.40, 0, -0.22), (0.35, 0.18, 0.30, 0),
+    (0.65, 0.18, 0, 0.22)))
+
 #: Every lesson's app, built as its notebook builds it, with one learner action each.
 LESSONS: dict[int, LessonCheck] = {
+    0: LessonCheck(
+        0, "Why ML in the browser: a classifier in the page", "widgets/intro.py",
+        (_setup_cell("from widgets.intro import IntroApp"),
+         "import tempfile\nfrom pathlib import Path\nfrom browserml import intro\n"
+         "export = intro.export_classifier(intro.train_classifier(), Path(tempfile.mkdtemp()) / 'intro')",
+         "app = IntroApp(export)\napp"),
+        Action("stroke", x=0.2, y=0.5, dx=0.6),
+        probe="el => [...el.querySelectorAll('.widget-html')].map((n) => n.textContent)"
+              ".find((t) => t.trim().startsWith('page:')) || ''",
+        ready="el => [...el.querySelectorAll('.widget-html')].some((n) => n.textContent.trim().startsWith('page:')) "
+              "&& !!el.querySelector('.browserml-pageclf-bars')",
+        pose=_BAG,
+    ),
     1: LessonCheck(
         1, "Ops API: fit a polynomial", "widgets/polyfit.py",
         (_setup_cell("from widgets.polyfit import PolyfitApp"), "app = PolyfitApp()\napp"),
@@ -829,6 +852,17 @@ def perform(page: Any, action: Action, selector: str) -> None:
         tab = el.locator(".lm-TabBar-tab", has_text=action.target).first
         tab.scroll_into_view_if_needed()
         tab.click()
+    elif action.kind == "stroke":
+        canvas = el.locator("canvas").nth(action.index)
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        if box is None:
+            raise LabCheckError(f"canvas {action.index} is not on screen")
+        x0, y0 = box["x"] + action.x * box["width"], box["y"] + action.y * box["height"]
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x0 + action.dx * box["width"], y0 + action.dy * box["height"], steps=10)
+        page.mouse.up()
     else:  # canvas
         canvas = el.locator("canvas").nth(action.index)
         canvas.scroll_into_view_if_needed()
