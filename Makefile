@@ -76,8 +76,11 @@ run: setup
 	$(BIN)/browserml playground --check node chromium
 
 # Which test is slow, needs Chromium or JupyterLab is decided in tests/conftest.py (one table).
+# Two workers, each taking whole files (a notebook's cells share one kernel; a module its
+# fixtures): the suite waits on Node, Chromium and JupyterLab about half the time.
+TEST_WORKERS ?= 2
 test: setup test-deps lint
-	$(PYTEST) --nbval-lax tests notebooks $(PYTEST_ARGS)
+	$(PYTEST) --nbval-lax -n $(TEST_WORKERS) --dist loadfile tests notebooks $(PYTEST_ARGS)
 
 # Unit and widget-state tests: no notebook, no browser, no long training (under 3 minutes on 2 cores).
 test-fast: setup

@@ -302,17 +302,9 @@ def answered(result: CellResult | None) -> bool:
 
 def node_available() -> bool:
     """Whether the Node fallback can run (``node`` on PATH and the project's ``node_modules``)."""
-    import shutil
+    from browserml.tfjs_check import has_node
 
-    from browserml.paths import node_modules_dir
-
-    if shutil.which("node") is None:
-        return False
-    try:
-        node_modules_dir()
-    except FileNotFoundError:
-        return False
-    return True
+    return has_node()
 
 
 def run_cell_in_node(request: CellRequest, scope: Mapping[str, Any]) -> CellResult:
