@@ -15,7 +15,6 @@ without a widget: tests/test_inbrowser_*.py):
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import shutil
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from inbrowser_answers import POLY, page_reply
+from tools.standin import STANDIN_JS, relay_once
 
 from browserml import inbrowser as br
 from browserml.export import clone_with_weights, read_manifest
@@ -192,49 +192,17 @@ def test_the_status_line_and_chart_follow_the_page():
 HARNESS = r"""<!doctype html>
 <html><head><meta charset="utf-8"><title>browser_runtime harness</title>CONFIG</head>
 <body BODY_ATTRS><div id="view"></div>
+<script>STANDIN</script>
 <script>
-// A stand-in for anywidget's model: traits in a dict; custom messages leave through
-// window.outbox (the test hands them to BrowserRuntime._on_msg) and arrive by deliver().
-(function () {
-  function b64encode(view) {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) {
-      s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-    }
-    return btoa(s);
-  }
-  function b64decode(text) {
-    const s = atob(text);
-    const bytes = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-    return new DataView(bytes.buffer);
-  }
-  window.outbox = [];
   window.startWidget = async function (esm, traits) {
-    const mod = await import(URL.createObjectURL(new Blob([esm], { type: 'text/javascript' })));
-    const handlers = {};
-    const model = {
-      get: (k) => traits[k],
-      set: (k, v) => { traits[k] = v; (handlers['change:' + k] || []).forEach((f) => f()); },
-      save_changes: () => {},
-      on: (ev, f) => { (handlers[ev] = handlers[ev] || []).push(f); },
-      off: (ev, f) => { handlers[ev] = (handlers[ev] || []).filter((g) => g !== f); },
-      send: (content, callbacks, buffers) => {
-        window.outbox.push({ content: JSON.parse(JSON.stringify(content)), buffers: (buffers || []).map(
-          (b) => b64encode(b instanceof ArrayBuffer ? new DataView(b) : b)) });
-      },
-    };
-    window.deliver = (content, buffers) => {
-      (handlers['msg:custom'] || []).forEach((f) => f(content, buffers.map(b64decode)));
-    };
+    const mod = await importWidget(esm);
+    const { model } = standInModel(traits);
     window.widgetTraits = traits;
     mod.default.initialize({ model: model });
     mod.default.render({ model: model, el: document.getElementById('view') });
   };
-})();
 </script></body></html>
-"""
+""".replace("STANDIN", STANDIN_JS)
 TRAITS = ("status", "delivery", "dist_path", "home_dir", "bundle_id", "load_timeout_s")
 BASE = "/user/learner/"  # a JupyterHub-style base URL: the files route must honour it
 
@@ -259,12 +227,7 @@ class PageDriver:
     def wait(self, job, timeout_s: float = 60):
         deadline = time.monotonic() + timeout_s
         while not job.done() and time.monotonic() < deadline:
-            for msg in self.page.evaluate("window.outbox.splice(0)"):
-                self.rt._on_msg(self.rt, msg["content"], [base64.b64decode(b) for b in msg["buffers"]])
-            while self.outbox:
-                content, buffers = self.outbox.pop(0)
-                self.page.evaluate("([c, b]) => deliver(c, b)",
-                                   [content, [base64.b64encode(bytes(b)).decode() for b in buffers]])
+            relay_once(self.page, lambda content, buffers: self.rt._on_msg(self.rt, content, buffers), self.outbox)
             time.sleep(0.02)
         assert job.done(), f"no answer within {timeout_s} s; page errors {self.errors}"
         return job.value

@@ -13,7 +13,6 @@ Cheapest first:
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from tools.standin import STANDIN_JS, relay_once
 
 from browserml import intro
 from browserml.errors import BadInput
@@ -215,22 +215,8 @@ def test_the_app_shows_errors_in_words_and_refuses_bad_comparisons(app):
 HARNESS = r"""<!doctype html>
 <html><head><meta charset="utf-8"><title>pageclassifier harness</title><style id="css"></style></head>
 <body><div id="view"></div>
+<script>STANDIN</script>
 <script>
-// A stand-in for anywidget's model: traits in a dict; custom messages leave through
-// window.outbox (the test hands them to the widget's _handle_msg) and arrive by deliver().
-(function () {
-  function b64encode(b) {
-    const bytes = b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-    return btoa(s);
-  }
-  function b64decode(text) {
-    const s = atob(text), bytes = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-    return new DataView(bytes.buffer);
-  }
-  window.outbox = [];
   // TF.js into the runtime's page-wide cache, the shape widgets/browser_runtime.js gives it.
   window.loadTf = (key) => {
     const g = (globalThis.__browserml = globalThis.__browserml || { tfjs: {}, wasm: {}, queue: Promise.resolve() });
@@ -239,20 +225,8 @@ HARNESS = r"""<!doctype html>
   };
   window.startWidget = async function (esm, css, traits) {
     document.getElementById('css').textContent = css;
-    const mod = await import(URL.createObjectURL(new Blob([esm], { type: 'text/javascript' })));
-    const handlers = {};
-    const model = {
-      get: (k) => traits[k],
-      set: (k, v) => { traits[k] = v; (handlers['change:' + k] || []).forEach((f) => f()); },
-      save_changes: () => {},
-      on: (ev, f) => { (handlers[ev] = handlers[ev] || []).push(f); },
-      off: (ev, f) => { handlers[ev] = (handlers[ev] || []).filter((g) => g !== f); },
-      send: (content, callbacks, buffers) => {
-        window.outbox.push({ content: JSON.parse(JSON.stringify(content)), buffers: (buffers || []).map(b64encode) });
-      },
-    };
-    window.deliver = (content, buffers) =>
-      (handlers['msg:custom'] || []).forEach((f) => f(content, buffers.map(b64decode)));
+    const mod = await importWidget(esm);
+    const { model, handlers } = standInModel(traits);
     const counted = { added: 0, removed: 0 };
     const add = EventTarget.prototype.addEventListener, remove = EventTarget.prototype.removeEventListener;
     const counting = (fn) => {
@@ -273,9 +247,8 @@ HARNESS = r"""<!doctype html>
       return Object.assign({ left: Object.values(handlers).flat().length }, counted);
     };
   };
-})();
 </script></body></html>
-"""
+""".replace("STANDIN", STANDIN_JS)
 
 
 class Relay:
@@ -298,13 +271,8 @@ class Relay:
     def pump(self, until: Callable[[], bool], timeout_s: float = 60, what: str = "") -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for msg in self.page.evaluate("window.outbox.splice(0)"):
-                buffers = [base64.b64decode(b) for b in msg["buffers"]]
-                self.app.classifier._handle_msg(comm(msg["content"], buffers))
-            while self.to_page:
-                content, buffers = self.to_page.pop(0)
-                self.page.evaluate("([c, b]) => deliver(c, b)",
-                                   [content, [base64.b64encode(bytes(b)).decode() for b in buffers]])
+            relay_once(self.page, lambda content, buffers: self.app.classifier._handle_msg(comm(content, buffers)),
+                       self.to_page)
             if until():
                 return
             time.sleep(0.02)
