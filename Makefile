@@ -21,7 +21,7 @@ UV_VERSION := 0.13.9
 TFJS_BUNDLE := browserml/js/dist/tfjs-bundle.mjs
 HAVE_NODE := $(shell command -v node >/dev/null && echo yes)
 
-.PHONY: setup run test test-fast test-parity test-colab lint lab serve bench bench-memory lock bundle nbclean clean screenshots test-deps
+.PHONY: setup run test test-fast test-parity test-colab lint lab serve bench bench-memory lock bundle nbclean clean screenshots test-deps book
 
 setup: $(STAMPS)/python $(if $(HAVE_NODE),.stamps/node)
 
@@ -132,6 +132,12 @@ lock:
 # README pictures: each lesson's app rendered in headless JupyterLab (notebooks/images/lesson{N}_widget.png).
 screenshots: setup test-deps
 	PYTHONPATH=tests $(BIN)/python -m tools.lab screenshots --out notebooks/images
+
+# The course as a static HTML site with every output (build/book/index.html), offline: each lesson
+# runs top to bottom in a fresh kernel with the in-page runtime off (%%tfjs cells run under Node),
+# and nothing is written back into notebooks/. A failing cell fails the build in one line.
+book: setup
+	.ci/offline $(BIN)/browserml book
 
 nbclean: $(STAMPS)/python
 	$(BIN)/browserml nbclean

@@ -1,4 +1,4 @@
-"""Lesson 2's autoencoder (140-7-3-2-3-7-140): training and inference, Python tf_keras vs TF.js in Node.
+"""Lesson 2's autoencoder (the default, the talk's 140-15-7-2-7-15-140): training and inference, Python vs TF.js.
 
 The seed showed these two charts for browsers. Same model (TF.js starts from the exported
 weights, Python from a clone of them), same 2,600 scaled beats, 20 epochs at batch 512

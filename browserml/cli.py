@@ -1,15 +1,21 @@
 """``browserml``: run each lesson headless (train, export, check in TF.js).
 
+    browserml intro [--out exports/intro] [--check node chromium]   # lesson 0's classifier
     browserml polyfit [--setting quadratic|cubic] [--out DIR] [--check node,chromium]
-    browserml anomaly train|evaluate|export [--hidden 7 3 --latent 2 --epochs 100 ...] [--out DIR]
+    browserml anomaly train|evaluate|export [--hidden 15 7 --latent 2 --epochs 100 ...] [--out DIR]
     browserml imagesearch features|query|evaluate|export [--dataset FASHION200 --backbone efficientnet-lite0 ...]
     browserml handtrack detect IMAGE|convert|benchmark [--model-type ssd320fpnlite --size small ...]
     browserml playground [--dataset spiral --features x1 x2 'sin(x1)' 'sin(x2)' --hidden 6 4 --epochs 120 ...]
     browserml check EXPORT_DIR [--runtime node:cpu node:wasm chromium:cpu ...]
     browserml serve [--port 8000]          # the project root on 127.0.0.1, for export pages
     browserml nbclean [--check] NOTEBOOK...
+    browserml book [--out build/book] [--only 01 05]   # the course as static HTML, with outputs
 
 ``make run`` calls the lesson commands to build every export.
+
+This module is longer than the project's 600 lines on purpose: it is one table of every
+command's arguments, each beside the few lines that call the package for it, and splitting
+it would split that table. Lesson logic stays in the lessons' packages.
 """
 
 from __future__ import annotations
@@ -460,6 +466,25 @@ def cmd_nbclean(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_book(args: argparse.Namespace) -> int:
+    import time
+
+    from browserml import book
+
+    started = time.monotonic()
+    notebooks = book.lesson_notebooks(project_root() / "notebooks", args.only)
+    if not notebooks:
+        raise BadInput(f"no lesson notebook name contains any of {' '.join(args.only)}")
+    try:
+        pages = book.build(args.out, notebooks, timeout_s=args.timeout)
+    except book.BookError as err:
+        print(f"browserml book: {err}", file=sys.stderr)
+        return 1
+    out = args.out if args.out is not None else book.default_out()
+    print(f"book: {len(pages)} lessons in {time.monotonic() - started:.0f} s; open {out / 'index.html'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="browserml", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -486,9 +511,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("anomaly", help="lesson 2: the Anomagram autoencoder on ECG5000")
     p.add_argument("verb", choices=["train", "evaluate", "export"],
                    help="train; train and evaluate against baselines; or all that and export to TF.js")
-    p.add_argument("--hidden", type=_whole(1), nargs="+", help="encoder hidden layer widths (default 7 3)")
+    p.add_argument("--hidden", type=_whole(1), nargs="+", help="encoder hidden layer widths (default 15 7, the talk's)")
     p.add_argument("--latent", type=_whole(1))
-    p.add_argument("--activation", choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"])
+    p.add_argument("--activation", choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"],
+                   help="the hidden layers' activation (default relu)")
+    p.add_argument("--latent-activation", dest="latent_activation",
+                   choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"],
+                   help="the bottleneck's activation (default linear, as in Anomagram)")
     p.add_argument("--output-activation", dest="output_activation",
                    choices=["relu", "elu", "selu", "tanh", "sigmoid", "linear"])
     p.add_argument("--optimizer", choices=["adam", "adamax", "adadelta", "rmsprop", "momentum", "sgd"])
@@ -584,6 +613,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="only report notebooks that are not clean")
     p.add_argument("notebooks", nargs="*")
     p.set_defaults(func=cmd_nbclean)
+
+    p = sub.add_parser("book", help="run every lesson offline and write the course as static HTML with outputs")
+    p.add_argument("--out", type=Path, help="the site's folder (default: build/book)")
+    p.add_argument("--only", nargs="+", default=[], metavar="TEXT",
+                   help="only the lessons whose file name contains TEXT (e.g. 01 05)")
+    p.add_argument("--timeout", type=_number(0, low_open=True), default=900.0,
+                   help="seconds one cell may run (default 900)")
+    p.set_defaults(func=cmd_book)
 
     return parser
 

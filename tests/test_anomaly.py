@@ -29,12 +29,25 @@ def exported(trained, tmp_path_factory):
 # ---------------------------------------------------------------- configuration and model
 
 
-def test_default_is_anomagrams_architecture():
-    assert an.ANOMAGRAM_DEFAULT.architecture == [140, 7, 3, 2, 3, 7, 140]
+def test_default_is_the_talks_model_with_anomagrams_layers():
+    """140→15→7→2 (the slides' encoder and decoder), ReLU hidden layers, a linear bottleneck
+    (``tf.layers.dense({units: latentDim})``), a sigmoid output for beats scaled to [0, 1]."""
+    assert an.ANOMAGRAM_DEFAULT.architecture == [140, 15, 7, 2, 7, 15, 140]
     model = an.build_autoencoder(an.ANOMAGRAM_DEFAULT)
-    assert [layer.units for layer in model.layers[1:]] == [7, 3, 2, 3, 7, 140]
-    assert model.get_layer("latent").activation.__name__ == "tanh"
-    assert model.get_layer("reconstruction").activation.__name__ == "sigmoid"
+    assert [layer.units for layer in model.layers[1:]] == [15, 7, 2, 7, 15, 140]
+    activations = {layer.name: layer.activation.__name__ for layer in model.layers[1:]}
+    assert activations == {"encoder_0": "relu", "encoder_1": "relu", "latent": "linear", "decoder_0": "relu",
+                           "decoder_1": "relu", "reconstruction": "sigmoid"}
+    assert model.count_params() == 2243 + 2381
+
+
+def test_the_bottleneck_activation_is_its_own_setting():
+    """The configuration still expresses the old model (tanh everywhere, the bottleneck too)."""
+    old = an.build_autoencoder(an.ANOMAGRAM_DEFAULT.with_changes(activation="tanh", latent_activation="tanh"))
+    assert {layer.activation.__name__ for layer in old.layers[1:-1]} == {"tanh"}
+    hidden_only = an.build_autoencoder(an.ANOMAGRAM_DEFAULT.with_changes(activation="elu"))
+    assert hidden_only.get_layer("encoder_1").activation.__name__ == "elu"
+    assert hidden_only.get_layer("latent").activation.__name__ == "linear"
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -43,6 +56,7 @@ def test_default_is_anomagrams_architecture():
     ({"hidden": (4, 0)}, "at least 1 unit"),
     ({"optimizer": "lbfgs"}, "optimizer must be one of"),
     ({"activation": "swish2"}, "activation must be one of"),
+    ({"latent_activation": "softmax"}, "latent_activation must be one of"),
     ({"regularizer": "dropout"}, "regularizer must be one of"),
     ({"learning_rate": 0.0}, "learning_rate"),
     ({"abnormal_share": 1.0}, "abnormal_share"),
@@ -133,13 +147,13 @@ def test_metrics_agree_with_scikit_learn():
 def test_default_model_beats_anomagram_and_thresholds_come_from_validation(trained):
     report = an.compare(trained)
     ae = report.rows["Autoencoder"]
-    assert ae.metrics["roc_auc"] >= 0.97
+    assert ae.metrics["roc_auc"] >= 0.98  # measured 0.9837 (seeds 0-9: 0.983-0.989)
     val_threshold = an.choose_threshold("best_f1", trained.scores(trained.data.split.val.x),
                                         trained.data.split.val.y, None)
     assert ae.threshold == val_threshold, "the threshold is chosen on validation beats"
     assert set(ae.per_class) == set(ecg.CLASS_NAMES.values())
     pca = next(v for k, v in report.rows.items() if k.startswith("PCA"))
-    assert 0.95 < pca.metrics["roc_auc"] < 0.99 and 0.9 < report.rows["IsolationForest"].metrics["roc_auc"]
+    assert 0.95 < pca.metrics["roc_auc"] < 0.99 and report.rows["IsolationForest"].metrics["roc_auc"] > 0.9
     assert len(trained.latent(trained.data.split.test.x[:10])[0]) == 2
 
 
@@ -178,11 +192,11 @@ def test_export_contract_and_auc_in_tfjs(exported, trained):
     assert m.threshold == report.rows["Autoencoder"].threshold
     beats = json.loads((folder / "beats.json").read_text())
     assert {b["label"] for b in beats["beats"]} == {1, 2, 3, 4, 5} and (folder / "index.html").is_file()
-    # The Done-when: ROC-AUC >= 0.97 on the 4,500 TEST beats, scored by the export in TF.js (Node)
+    # The Done-when: ROC-AUC >= 0.98 on the 4,500 TEST beats, scored by the export in TF.js (Node)
     test = trained.data.split.test
     js_scores = an.tfjs_scores(folder, test.x, backend="wasm")
     np.testing.assert_allclose(js_scores, trained.scores(test.x), atol=1e-5)
-    assert skm.roc_auc_score(test.y != 1, js_scores) >= 0.97
+    assert skm.roc_auc_score(test.y != 1, js_scores) >= 0.98
 
 
 def test_export_refuses_untrained_or_bad_threshold(trained, tmp_path):

@@ -158,6 +158,24 @@ def test_one_sgd_step_matches_the_closed_form(regularization, rate):
     np.testing.assert_allclose(b2, b - 0.01 * err.mean(), atol=1e-6)
 
 
+def test_train_batch_is_one_step_of_the_epoch_loop():
+    """One batch holding every point: train_batch (one compiled step) and train_epoch (the
+    compiled loop over batches) run the same float32 step; the shuffle only reorders the
+    batch, so the mean may be summed in another order: a few ulps of weights ~0.5."""
+    config = pg.PlaygroundConfig(features=pg.FEATURES, hidden=(3,), batch_size=30, regularization="l1",
+                                 regularization_rate=0.01)
+    rng = np.random.default_rng(0)
+    x = pg.feature_columns(rng.uniform(-6, 6, (30, 2)), config.features)
+    y = np.sign(rng.uniform(-1, 1, 30)).astype(np.float32)
+    one, loop = pg.Network(config), pg.Network(config)
+    start = one.model.get_weights()
+    one.train_batch(x, y)
+    loop.train_epoch(x, y, np.random.default_rng(1))
+    assert max(np.abs(a - b).max() for a, b in zip(one.model.get_weights(), start)) > 1e-3
+    for a, b in zip(one.model.get_weights(), loop.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
 def test_half_squared_error_is_playgrounds_loss():
     assert pg.half_squared_error(np.array([1.0, -1.0]), np.array([1.0, 1.0])) == pytest.approx(1.0)
 
@@ -281,32 +299,6 @@ def test_regression_has_no_accuracy_and_a_linear_output():
         state.accuracy()
     with pytest.raises(ValueError, match="split"):
         state.loss("validation")
-
-
-# --------------------------------------------------------------------------- the exercise
-
-
-def test_spiral_check_refuses_an_oversized_network_without_training():
-    big = pg.PlaygroundConfig(dataset="spiral", hidden=(8, 8))
-    with pytest.raises(AssertionError, match="budget"):
-        pg.check_smallest_spiral(big)
-
-
-@pytest.mark.slow
-def test_spiral_check_fails_a_weak_network_and_passes_a_good_one(capsys):
-    with pytest.raises(AssertionError, match="accuracy"):
-        pg.check_smallest_spiral(pg.PlaygroundConfig(features=("x1", "x2"), hidden=(2,)), epochs=100)
-    good = pg.PlaygroundConfig(features=pg.FEATURES, hidden=(6, 2), learning_rate=0.1)
-    assert pg.check_smallest_spiral(good)
-    assert "8 hidden neurons separate the spiral" in capsys.readouterr().out
-
-
-def test_xor_check_knows_the_product_feature():
-    assert pg.check_xor_feature("x1*x2")
-    with pytest.raises(AssertionError, match="single neuron gets"):
-        pg.check_xor_feature("x1")
-    with pytest.raises(AssertionError, match="not one of"):
-        pg.check_xor_feature("x1+x2")
 
 
 def test_notebook_plots_draw():

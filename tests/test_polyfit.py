@@ -164,3 +164,32 @@ def test_coefficient_table_ignores_leading_zero_true_coefficients():
     np.testing.assert_allclose([r["target"] for r in rows], data.target_coeffs[1:])
     line = pf.coefficient_table([0.1, 0.2], data)
     np.testing.assert_allclose([r["target"] for r in line], data.target_coeffs[2:], err_msg="the truth's, not NaN")
+
+
+def test_least_squares_is_unique_only_with_more_distinct_points_than_the_degree():
+    """The MSE is convex either way; its minimiser is unique only when VᵀV has full rank.
+    Without it, least_squares gives the smallest zero-loss fit, quietly (no RankWarning)."""
+    import warnings
+
+    five = pf.make_data(pf.QUADRATIC.true_coeffs, n_points=5, noise=0.05, seed=1)
+    assert pf.unique_fit(five, 4) and not pf.unique_fit(five, 5)
+    repeated = pf.PolyData(np.array([0.0, 0.0, 1.0, 1.0], np.float32), np.array([1, 2, 3, 4], np.float32), (1.0,), 0.0)
+    assert pf.unique_fit(repeated, 1) and not pf.unique_fit(repeated, 2), "distinct x values count, not points"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exact = pf.least_squares(five, 5)
+    # float32 data of order 1, float64 algebra: an interpolating fit leaves ~1e-14 of loss
+    assert np.mean((np.polyval(exact, five.x) - five.y) ** 2) < 1e-12
+    unseen = np.linalg.svd(np.vander(five.x.astype(np.float64), 6))[2][-1]
+    assert abs(exact @ unseen) < 1e-9, "the smallest solution has no part along the direction V cannot see"
+    np.testing.assert_allclose(pf.least_squares(five, 4), np.polyfit(five.x.astype(float), five.y.astype(float), 4))
+
+
+def test_the_app_says_when_the_fit_is_not_unique():
+    state = pf.PolyfitState()
+    assert state.coefficient_note() == ""
+    state.set(n_points=5, degree=5)
+    note = state.coefficient_note()
+    assert "5 distinct points cannot pin down 6 coefficients" in note and "nearest its start" in note
+    state.set(degree=4)
+    assert state.coefficient_note() == ""

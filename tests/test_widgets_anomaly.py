@@ -26,10 +26,10 @@ def trained_state() -> AnomalyState:
 def test_composer_adds_removes_and_resizes_layers():
     s = AnomalyState(QUICK)
     s.add_layer(5)
-    assert s.config.hidden == (7, 3, 5) and s.config.architecture == [140, 7, 3, 5, 2, 5, 3, 7, 140]
+    assert s.config.hidden == (15, 7, 5) and s.config.architecture == [140, 15, 7, 5, 2, 5, 7, 15, 140]
     s.set_units(0, 12)
     s.remove_layer()
-    assert s.config.hidden == (12, 3)
+    assert s.config.hidden == (12, 7)
     s.configure(hidden=(4,))
     with pytest.raises(ValueError, match="at least one hidden layer"):
         s.remove_layer()
@@ -39,9 +39,9 @@ def test_composer_adds_removes_and_resizes_layers():
 
 
 @pytest.mark.parametrize("field, value", [
-    ("latent", 3), ("activation", "elu"), ("output_activation", "linear"), ("optimizer", "rmsprop"),
-    ("learning_rate", 0.003), ("regularizer", "l1"), ("regularizer_rate", 1e-3), ("batch_size", 32),
-    ("epochs", 3), ("train_size", 100), ("abnormal_share", 0.1), ("split", "anomagram"),
+    ("latent", 3), ("activation", "elu"), ("latent_activation", "tanh"), ("output_activation", "linear"),
+    ("optimizer", "rmsprop"), ("learning_rate", 0.003), ("regularizer", "l1"), ("regularizer_rate", 1e-3),
+    ("batch_size", 32), ("epochs", 3), ("train_size", 100), ("abnormal_share", 0.1), ("split", "anomagram"),
 ])
 def test_every_config_control_reaches_the_model(field, value):
     s = AnomalyState(QUICK)
@@ -129,9 +129,9 @@ def test_pause_then_resume_from_the_state():
 def test_the_view_drives_the_state_end_to_end():
     app = AnomalyApp(AnomalyState(QUICK))
     app.add_button.click()
-    assert len(app.layers_box.children) == 3 and app.state.config.hidden == (7, 3, 4)
+    assert len(app.layers_box.children) == 3 and app.state.config.hidden == (15, 7, 4)
     app.layers_box.children[2].value = 6
-    assert app.state.config.hidden == (7, 3, 6)
+    assert app.state.config.hidden == (15, 7, 6)
     app.remove_button.click()
     for widget, value, field in ((app.latent, 3, "latent"), (app.activation, "elu", "activation"),
                                  (app.optimizer, "adamax", "optimizer"), (app.regularizer, "l2", "regularizer"),

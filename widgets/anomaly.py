@@ -126,7 +126,8 @@ class AnomalyApp:
         self._wire()
         self._render_layers()
         self.tabs = W.Tab(children=[
-            W.VBox([W.HTML("<b>Encoder hidden layers</b> (the decoder mirrors them)"), self.layers_box,
+            W.VBox([W.HTML("<b>Encoder hidden layers</b> (the decoder mirrors them; <i>activation</i> is "
+                           "theirs, the bottleneck has none, as in Anomagram)"), self.layers_box,
                     W.HBox([self.add_button, self.remove_button]), self.latent, self.activation, self.optimizer,
                     self.lr, self.regularizer, self.reg_rate, self.batch, self.epochs, self.train_size,
                     self.abnormal_share, self.split]),

@@ -1,4 +1,4 @@
-"""Lesson 1's app: set a true polynomial, sample noisy data, watch SGD fit it live.
+"""Lesson 1's app: set a true polynomial, sample noisy data, watch gradient descent fit it live.
 
 :class:`browserml.polyfit.state.PolyfitState` holds everything and does the work
 (tests drive it directly); ``PolyfitApp`` is the view: sliders for the true

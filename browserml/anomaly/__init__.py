@@ -30,7 +30,7 @@ from browserml.lazy import lazy_names
 _LAZY = {
     "model": ("OPTIMIZERS", "ACTIVATIONS", "REGULARIZERS", "THRESHOLD_RULES", "SPLITS", "MAX_HIDDEN_LAYERS",
               "MAX_UNITS", "MAX_SEED", "TrainingDiverged", "AutoencoderConfig", "ANOMAGRAM_DEFAULT", "make_optimizer",
-              "build_autoencoder", "encoder_of", "History", "Trainer", "reconstruction_errors"),
+              "build_autoencoder", "encoder_of", "hidden_outputs", "History", "Trainer", "reconstruction_errors"),
     "data": ("AnomalyInputError", "MinMaxScaler", "LessonData", "prepare_data", "beat_from_drawing"),
     "metrics": ("threshold_best_f1", "check_threshold_rule", "threshold_mean_k_sigma", "Evaluation", "evaluate",
                 "choose_threshold", "baseline_scores", "Report", "compare", "roc_auc"),
@@ -40,7 +40,8 @@ _LAZY = {
     "export": ("page_beats", "export_anomaly", "export_scaler"),
     "browser": ("tfjs_scores", "fit_in_tfjs", "browser_request", "browser_scores", "pick_beats",
                 "finetune_in_browser", "FineTuneReport", "score_returned_weights"),
-    "exercises": ("check_contamination_answer", "check_recall"),
+    "exercises": ("check_contamination_answer", "check_recall", "check_dead_units", "check_js_scores",
+                  "check_best_f1_threshold"),
 }
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 

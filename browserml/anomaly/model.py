@@ -43,13 +43,20 @@ class AutoencoderConfig:
     """Everything Anomagram's composer and training panel let you set.
 
     ``hidden`` are the encoder's hidden layer widths (the decoder mirrors them);
-    ``latent`` is the bottleneck. The regularizer has its **own** rate
-    (Anomagram reuses the learning rate for it, which couples two unrelated knobs).
+    ``latent`` is the bottleneck. ``activation`` is the hidden layers' (encoder and
+    decoder), ``latent_activation`` the bottleneck's and ``output_activation`` the
+    reconstruction's. The regularizer has its **own** rate (Anomagram reuses the learning
+    rate for it, which couples two unrelated knobs).
+
+    The default (:data:`ANOMAGRAM_DEFAULT`) is the talk's model with Anomagram's layers:
+    140→15→7→2, ReLU hidden layers, a linear bottleneck (``tf.layers.dense({units:
+    latentDim})``, no activation) and a sigmoid output for beats min-max scaled to [0, 1].
     """
 
-    hidden: tuple[int, ...] = (7, 3)
+    hidden: tuple[int, ...] = (15, 7)
     latent: int = 2
-    activation: str = "tanh"
+    activation: str = "relu"
+    latent_activation: str = "linear"
     output_activation: str = "sigmoid"
     optimizer: str = "adam"
     learning_rate: float = 0.01
@@ -84,6 +91,7 @@ class AutoencoderConfig:
             check("hidden", lambda: tuple(_units(f"hidden[{i}]", u) for i, u in enumerate(self.hidden)))
         check("latent", lambda: _units("latent", self.latent))
         for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
+                                     ("latent_activation", self.latent_activation, ACTIVATIONS),
                                      ("output_activation", self.output_activation, ACTIVATIONS),
                                      ("optimizer", self.optimizer, OPTIMIZERS),
                                      ("regularizer", self.regularizer, REGULARIZERS),
@@ -104,7 +112,7 @@ class AutoencoderConfig:
 
     @property
     def architecture(self) -> list[int]:
-        """Layer widths from input to output, e.g. ``[140, 7, 3, 2, 3, 7, 140]``."""
+        """Layer widths from input to output, e.g. ``[140, 15, 7, 2, 7, 15, 140]``."""
         return [ecg.N_STEPS, *self.hidden, self.latent, *reversed(self.hidden), ecg.N_STEPS]
 
     def with_changes(self, **changes: Any) -> AutoencoderConfig:
@@ -140,7 +148,13 @@ def _seed(value: object) -> int:
     return seed
 
 
-#: Anomagram's default architecture, 140→7→3→2→3→7→140.
+#: The default: the talk's 140→15→7→2→7→15→140 (its slides' encoder and decoder, 2,243 and
+#: 2,381 parameters) with Anomagram's layers: ReLU hidden layers, a linear bottleneck, a
+#: sigmoid output; Adam at 0.01, batches of 64, 100 epochs. Anomagram's composer now starts
+#: at 7→3 instead: on the 233 normal beats of the UCR TRAIN file its 3-unit ReLU layers
+#: lose units (test ROC-AUC 0.956-0.989 over seeds 0-4; with seed 3 the whole decoder_0
+#: layer is dead from the first weights, and the model can only output one beat), while
+#: 15→7 reaches 0.983-0.989 over seeds 0-9.
 ANOMAGRAM_DEFAULT = AutoencoderConfig()
 
 
@@ -173,10 +187,11 @@ def make_optimizer(config: AutoencoderConfig) -> Any:  # a tf_keras optimizer (t
 def build_autoencoder(config: AutoencoderConfig) -> Any:  # a compiled tf_keras.Model
     """The autoencoder, one ``Dense(...)(x)`` per layer, as in TF.js:
 
-    ``x = tf.layers.dense({units: 7, activation: 'relu'}).apply(x)``  ↔
-    ``x = Dense(7, activation="relu")(x)``.
+    ``x = tf.layers.dense({units: 15, activation: 'relu'}).apply(x)``  ↔
+    ``x = Dense(15, activation="relu")(x)``.
 
-    The bottleneck layer is named ``latent`` so the encoder can be read off the model.
+    The bottleneck layer is named ``latent`` so the encoder can be read off the model; with
+    the default it has no activation (``latent_activation="linear"``), as on the slide.
     """
     import tf_keras
 
@@ -187,7 +202,7 @@ def build_autoencoder(config: AutoencoderConfig) -> Any:  # a compiled tf_keras.
     x = inputs
     for i, units in enumerate(config.hidden):
         x = dense(units, activation=config.activation, kernel_regularizer=reg, name=f"encoder_{i}")(x)
-    x = dense(config.latent, activation=config.activation, kernel_regularizer=reg, name="latent")(x)
+    x = dense(config.latent, activation=config.latent_activation, kernel_regularizer=reg, name="latent")(x)
     for i, units in enumerate(reversed(config.hidden)):
         x = dense(units, activation=config.activation, kernel_regularizer=reg, name=f"decoder_{i}")(x)
     outputs = dense(ecg.N_STEPS, activation=config.output_activation, name="reconstruction")(x)
@@ -201,6 +216,19 @@ def encoder_of(model: Any) -> Any:  # tf_keras.Model in and out
     import tf_keras
 
     return tf_keras.Model(model.input, model.get_layer("latent").output)
+
+
+def hidden_outputs(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:
+    """What each hidden layer (``encoder_*`` and ``decoder_*``, the ones with
+    ``config.activation``) outputs for the scaled beats ``x``: ``{name: [beats, units]}``,
+    in the model's order. With ReLU, a unit whose column is 0 for every beat is dead."""
+    import tf_keras
+
+    names = [layer.name for layer in model.layers if layer.name.startswith(("encoder_", "decoder_"))]
+    probe = tf_keras.Model(model.input, [model.get_layer(name).output for name in names])
+    outputs = probe.predict(np.asarray(x, np.float32), verbose=0, batch_size=1024)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    return {name: np.asarray(out) for name, out in zip(names, outputs)}
 
 
 # --------------------------------------------------------------------------- training

@@ -23,8 +23,9 @@ class Where:
 
     @property
     def anchor(self) -> str:
-        """JupyterLab's anchor for a heading: its text with spaces as dashes."""
-        return self.heading.lstrip("#").strip().replace(" ", "-")
+        """JupyterLab's anchor for a heading: its rendered text (code marks gone) with
+        spaces as dashes."""
+        return self.heading.lstrip("#").strip().replace("`", "").replace(" ", "-")
 
     def link(self) -> str:
         lesson = int(self.notebook[:2])

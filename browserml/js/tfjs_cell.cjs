@@ -31,6 +31,9 @@ runMain('tfjs_cell', async function (args) {
   const config = readConfig(args);
   const backend = config.backend || 'cpu';
   pointWasmAtPackage();
+  // The cpu backend greets Node users ("Hi, looks like you are running TensorFlow.js in
+  // Node.js...") when it starts: start it here, so the greeting is not the cell's output.
+  await tf.setBackend('cpu');
   await useBackend(tf, backend);
   const { evalCell } = await import('./runtime/cell.js');
   const scope = Object.assign({}, config.scope || {});

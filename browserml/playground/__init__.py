@@ -1,9 +1,10 @@
 """Lesson 5: TensorFlow Playground, rebuilt on Keras.
 
 TensorFlow Playground (playground.tensorflow.org) trains a tiny fully connected network
-on 2-D points in the browser and draws what every neuron has learned. This package is
-its model and its state, with no widgets, so every control can be tested by setting a
-value:
+on 2-D points in the browser and draws what every neuron has learned. It is not TF.js:
+its network, back-propagation and SGD are its own TypeScript (``nn.ts``). This package
+rebuilds it on ``tf_keras``, as its model and its state, with no widgets, so every
+control can be tested by setting a value:
 
 - the six datasets (circle, xor, gaussian and spiral for classification; plane and
   multi-gaussian for regression), generated exactly as Playground's ``dataset.ts`` does,
@@ -52,7 +53,7 @@ _LAZY = {
     "browser": ("browser_request", "browser_grid"),
     "run": ("train_and_export", "PageCheck", "check_pages"),
     "exercises": ("SPIRAL_BUDGET", "SPIRAL_ACCURACY", "SPIRAL_EPOCHS", "spiral_result", "check_smallest_spiral",
-                  "check_xor_feature"),
+                  "check_xor_feature", "check_tfjs_features", "NEURON_CASES", "neuron_step_case", "check_neuron_step"),
 }
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 

@@ -28,13 +28,14 @@ from browserml.lazy import lazy_names
 
 _LAZY = {
     "model": ("TrainMethod", "METHODS", "MAX_DEGREE", "DivergedError", "Setting", "QUADRATIC", "CUBIC", "SETTINGS",
-              "coefficient_names", "PolyData", "make_data", "data_for", "least_squares", "Polynomial", "mse",
-              "TrainStep", "train_steps", "FitResult", "fit", "gradient", "coefficient_table"),
+              "coefficient_names", "PolyData", "make_data", "data_for", "unique_fit", "least_squares", "Polynomial",
+              "mse", "TrainStep", "train_steps", "FitResult", "fit", "gradient", "coefficient_table"),
     "state": ("DATA_FIELDS", "TRAIN_FIELDS", "power_name", "Frame", "PolyfitState"),
     "plots": ("plot_fit",),
     "export": ("serving_module", "export_polynomial", "grid_predictions"),
     "browser": ("browser_request", "fit_in_tfjs"),
-    "exercises": ("check_fast_learning_rate", "check_loss_floor", "check_ops_function"),
+    "exercises": ("OPS_CASES", "OperatorUsed", "TfjsStyleTensor", "check_fast_learning_rate", "check_leak_free_fit",
+                  "check_normal_equations", "check_ops_function", "slide_coeffs"),
 }
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 

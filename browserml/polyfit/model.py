@@ -1,7 +1,8 @@
 """Lesson 1's data, model and training: the talk's Ops API program in Python TensorFlow.
 
 Three (or more) ``tf.Variable`` scalars, ``f(x) = a·x² + b·x + c`` written with ops, a
-mean-squared-error loss and SGD in a loop, with two interchangeable training loops
+mean-squared-error loss and gradient descent in a loop (full batch: every step sees all
+the points; TF.js calls the optimizer ``tf.train.sgd``), with two interchangeable training loops
 (``optimizer.minimize`` and an explicit ``GradientTape``), the closed-form
 least-squares answer to check both against, and the coefficient table that compares
 them. TensorFlow loads on first use, not on import.
@@ -29,7 +30,7 @@ MAX_DEGREE = 6
 
 
 class DivergedError(BadInput, FloatingPointError):
-    """SGD's loss became NaN or infinite: the learning rate is too large for the data.
+    """Gradient descent's loss became NaN or infinite: the learning rate is too large for the data.
 
     A :class:`~browserml.errors.BadInput` (the learner fixes it by lowering the rate, and
     the CLI says so in one line), and still a ``FloatingPointError`` for code that
@@ -54,9 +55,9 @@ class Setting:
         return len(self.true_coeffs) - 1
 
 
-#: The talk's Ops API example: a quadratic a·x² + b·x + c with SGD.
+#: The talk's Ops API example: a quadratic a·x² + b·x + c, fitted by gradient descent.
 QUADRATIC = Setting("quadratic", (0.6, -0.4, 0.3), n_points=100, noise=0.05, learning_rate=0.5, iterations=200)
-#: tfjs-examples/polynomial-regression-core: a cubic, 100 points, σ=0.04, SGD lr 0.5, 75
+#: tfjs-examples/polynomial-regression-core: a cubic, 100 points, σ=0.04, tf.train.sgd lr 0.5, 75
 #: iterations, and y rescaled to [0, 1] before training, exactly as that example does.
 CUBIC = Setting("cubic", (-0.8, -0.2, 0.9, 0.5), n_points=100, noise=0.04, learning_rate=0.5, iterations=75,
                 normalize_y=True)
@@ -142,10 +143,28 @@ def data_for(setting: Setting, seed: int = 0) -> PolyData:
     return make_data(setting.true_coeffs, setting.n_points, setting.noise, seed, setting.normalize_y, setting.x_range)
 
 
-def least_squares(data: PolyData, degree: int) -> np.ndarray:
-    """The exact minimiser of the MSE (``numpy.polyfit``): what SGD should converge to."""
+def unique_fit(data: PolyData, degree: int) -> bool:
+    """Whether the MSE has exactly one minimiser: the normal equations have full rank,
+    which needs more distinct x values than the degree (``degree + 1`` coefficients).
+
+    The loss is a convex quadratic in the coefficients either way, so every minimum is a
+    global one; with ``degree + 1`` or fewer distinct points there are infinitely many,
+    all of zero loss (polynomials through every point)."""
     _check_degree(degree)
-    return np.polyfit(data.x.astype(np.float64), data.y.astype(np.float64), degree)
+    return len(np.unique(data.x)) > degree
+
+
+def least_squares(data: PolyData, degree: int) -> np.ndarray:
+    """The exact minimiser of the MSE (``numpy.polyfit``): where gradient descent is heading.
+
+    When it is not unique (:func:`unique_fit` is false: 5 points and degree 5), the
+    minimiser of smallest norm (``numpy.linalg.lstsq``), without polyfit's RankWarning:
+    gradient descent then heads for the minimiser nearest its start instead."""
+    _check_degree(degree)
+    x, y = data.x.astype(np.float64), data.y.astype(np.float64)
+    if unique_fit(data, degree):
+        return np.polyfit(x, y, degree)
+    return np.linalg.lstsq(np.vander(x, degree + 1), y, rcond=None)[0]
 
 
 # --------------------------------------------------------------------------- model
@@ -164,9 +183,11 @@ def _tf() -> Any:
 class Polynomial:
     """``f(x) = a·xⁿ + … + z``, one ``tf.Variable`` scalar per coefficient, as in the talk.
 
-    In TF.js the talk writes ``const a = tf.variable(tf.scalar(Math.random()))``; here
-    it is ``tf.Variable(random, name="a")``, and :meth:`__call__` is the same chain of
-    ``mul``/``add`` ops (Horner's rule, so any degree works).
+    The talk's TF.js writes ``const a = tf.tensor(0.1).variable()``; here it is
+    ``tf.Variable(value, dtype=tf.float32, name="a")`` (float32, as TF.js: a NumPy
+    float64 scalar would make a float64 variable that cannot multiply float32 data), and
+    :meth:`__call__` is the same chain of ``mul``/``add`` ops (Horner's rule, so any
+    degree works). Without ``init`` the start is uniform in [0, 1), like ``Math.random()``.
     """
 
     def __init__(self, degree: int, init: Coefficients | None = None, seed: int = 0) -> None:
@@ -200,7 +221,7 @@ def mse(prediction: Any, target: Any) -> Any:
 
 @dataclass(frozen=True)
 class TrainStep:
-    """One SGD iteration: the loss before the update and the coefficients after it."""
+    """One gradient-descent iteration: the loss before the update and the coefficients after it."""
 
     iteration: int
     loss: float
@@ -215,7 +236,8 @@ def train_steps(
     method: TrainMethod = "minimize",
     stop: threading.Event | None = None,
 ) -> Iterator[TrainStep]:
-    """Run SGD, yielding after every iteration so a caller can plot, log or stop.
+    """Run gradient descent (full batch, ``tf_keras`` SGD: TF.js's ``tf.train.sgd``),
+    yielding after every iteration so a caller can plot, log or stop.
 
     ``method="minimize"`` is the talk's ``optimizer.minimize(() => loss(f(xs), ys))``;
     ``method="tape"`` spells out what ``minimize`` does: record the forward pass on a
@@ -254,7 +276,7 @@ def train_steps(
         if not np.isfinite(loss):  # the loss *before* this update: stop at the first bad one
             raise DivergedError(
                 f"loss became {loss} at iteration {i}: the learning rate {learning_rate} is too large "
-                "for this data (SGD diverges); try a smaller one"
+                "for this data (gradient descent diverges); try a smaller one"
             )
         yield TrainStep(i, loss, model.coeffs)
 
@@ -278,7 +300,10 @@ def fit(
     seed: int = 0,
     on_step: Callable[[TrainStep], None] | None = None,
 ) -> FitResult:
-    """Fit a degree-``degree`` polynomial to ``data`` with SGD and return the result."""
+    """Fit a degree-``degree`` polynomial to ``data`` by gradient descent and return the result.
+
+    The reusable form of the two loops the notebook writes out (``optimizer.minimize``,
+    and the ``GradientTape`` inside it): from the same start they give the same numbers."""
     model = Polynomial(degree, init, seed)
     result = FitResult(model.coeffs, [], model.coeffs)
     for step in train_steps(model, data, learning_rate, iterations, method):
@@ -305,7 +330,7 @@ def coefficient_table(learned: Coefficients, data: PolyData) -> list[dict[str, f
 
     The target is the true polynomial's coefficient of the same power: zero for powers
     the truth lacks, and always a number. When the truth has powers the model lacks
-    (a cubic fitted by a quadratic), those coefficients are still the truth's, but SGD
+    (a cubic fitted by a quadratic), those coefficients are still the truth's, but gradient descent
     converges to the least-squares column instead; the caller says so in words.
     """
     degree = len(learned) - 1

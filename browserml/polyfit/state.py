@@ -130,7 +130,7 @@ class PolyfitState:
         return self.frame().coeffs
 
     def train(self, on_step: Callable[[pf.TrainStep], None] | None = None) -> list[float]:
-        """Run ``iterations`` SGD steps from a fresh start; returns the losses.
+        """Run ``iterations`` gradient-descent steps from a fresh start; returns the losses.
 
         Blocks until done or until :meth:`stop` is called (from another thread).
         """
@@ -176,13 +176,20 @@ class PolyfitState:
         return [(top - i, float(c)) for i, c in enumerate(truth) if top - i > int(self.degree) and c != 0]
 
     def coefficient_note(self) -> str:
-        """Why learned and true coefficients differ when the model cannot represent the truth ("" otherwise)."""
+        """Why learned and true coefficients differ: the model cannot represent the truth, or
+        the data have too few distinct points to pin the fit down ("" otherwise)."""
+        notes = []
         missing = self.unmodelled_terms()
-        if not missing:
-            return ""
-        terms = ", ".join(f"{power_name(p)} ({c:+.2f})" for p, c in missing)
-        return (f"The true polynomial also has {terms}, which a degree-{int(self.degree)} model cannot represent: "
-                "the learned coefficients approach the least-squares column, not the true one.")
+        if missing:
+            terms = ", ".join(f"{power_name(p)} ({c:+.2f})" for p, c in missing)
+            notes.append(f"The true polynomial also has {terms}, which a degree-{int(self.degree)} model cannot "
+                         "represent: the learned coefficients approach the least-squares column, not the true one.")
+        if not pf.unique_fit(self.data, int(self.degree)):
+            distinct = len(np.unique(self.data.x))
+            notes.append(f"{distinct} distinct points cannot pin down {int(self.degree) + 1} coefficients: "
+                         "infinitely many polynomials pass through every point with zero loss. The least-squares "
+                         "column shows the smallest of them; gradient descent heads for the one nearest its start.")
+        return " ".join(notes)
 
     def figure(self, frame: Frame | None = None) -> Figure:
         """Data, fit and loss of ``frame`` (default: now), titled with its iteration."""
