@@ -120,6 +120,94 @@ def grappler_without(passes: Sequence[str] = SKIPPED_GRAPPLER_PASSES) -> Iterato
         conversion._run_grappler = original
 
 
+@contextlib.contextmanager
+def _without_info_logs() -> Iterator[None]:
+    """TensorFlow's Python logger at WARNING for a block: in a notebook (an interactive
+    session) TensorFlow logs at INFO, and every SavedModel it writes prints "Assets written
+    to: /tmp/..." twice. Warnings and errors still show."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def write_saved_model(hand: HandGraph, folder: str | Path) -> Path:
+    """Save ``hand`` as the SavedModel handtrack.js's author converted: one signature,
+    ``serving_default``, taking ``input_tensor`` (int32 ``[1, h, w, 3]``) and returning the raw
+    ``boxes`` and ``scores``, with the Object Detection API's NMS stage already cut away.
+
+    ``tensorflowjs_converter --input_format tf_saved_model`` keeps exactly the signature's
+    outputs, so the cut is made here, in the SavedModel. ``folder`` must not exist yet."""
+    import tensorflow as tf
+
+    folder = Path(folder)
+    if folder.exists():
+        raise ConversionError(f"{folder} already exists; give a new folder for the SavedModel")
+    with _without_info_logs():
+        tf.saved_model.save(tf.Module(), str(folder), signatures={"serving_default": hand.concrete})
+    return folder
+
+
+@dataclass(frozen=True)
+class ConversionComparison:
+    """Two TF.js graph model folders, compared file by file: the graph, the weights manifest,
+    and the bytes of the weights (the shards, concatenated, as TF.js reads them)."""
+
+    same_graph: bool
+    same_manifest: bool
+    same_weights: bool
+    ops_only_in_first: tuple[str, ...]
+    ops_only_in_second: tuple[str, ...]
+    nodes: tuple[int, int]
+    weight_bytes: tuple[int, int]
+
+    @property
+    def identical(self) -> bool:
+        return self.same_graph and self.same_manifest and self.same_weights
+
+    def __str__(self) -> str:
+        if self.identical:
+            return (f"identical: the same graph ({self.nodes[0]} nodes), the same weights manifest and the same "
+                    f"{self.weight_bytes[0]:,} bytes of weights")
+        parts = [f"graph {'the same' if self.same_graph else 'differs'} ({self.nodes[0]} vs {self.nodes[1]} nodes)",
+                 f"weights {'the same' if self.same_weights else 'differ'} "
+                 f"({self.weight_bytes[0]:,} vs {self.weight_bytes[1]:,} bytes)"]
+        if self.ops_only_in_first or self.ops_only_in_second:
+            parts.append(f"ops only in the first: {list(self.ops_only_in_first)}, "
+                         f"only in the second: {list(self.ops_only_in_second)}")
+        return "; ".join(parts)
+
+
+def compare_conversions(first: str | Path, second: str | Path) -> ConversionComparison:
+    """Compare two converted graph models (``model.json`` + shards) for equality.
+
+    ``generatedBy``/``convertedBy`` are ignored (the same converter writes the same strings);
+    the graph is compared node by node, the weights byte for byte."""
+    import hashlib
+
+    from browserml.manifest import read_model_json
+
+    models = [read_model_json(first), read_model_json(second)]
+    topologies = [m.get("modelTopology", {}) for m in models]
+    manifests = [m.get("weightsManifest", []) for m in models]
+    blobs = [b"".join((Path(folder) / path).read_bytes() for group in manifest for path in group["paths"])
+             for folder, manifest in zip((first, second), manifests)]
+    ops = [{n["op"] for n in t.get("node", [])} for t in topologies]
+    return ConversionComparison(
+        same_graph=topologies[0] == topologies[1] and models[0].get("signature") == models[1].get("signature"),
+        same_manifest=[g["weights"] for g in manifests[0]] == [g["weights"] for g in manifests[1]],
+        same_weights=hashlib.sha256(blobs[0]).digest() == hashlib.sha256(blobs[1]).digest(),
+        ops_only_in_first=tuple(sorted(ops[0] - ops[1])), ops_only_in_second=tuple(sorted(ops[1] - ops[0])),
+        nodes=(len(topologies[0].get("node", [])), len(topologies[1].get("node", []))),
+        weight_bytes=(len(blobs[0]), len(blobs[1])),
+    )
+
+
 def _float32_lists(value: Any) -> Any:
     """Nested lists of float32's shortest decimal digits: the values TF.js computes in,
     written in ~10 characters instead of float64's ~20 (the change is under 1e-7)."""
@@ -157,7 +245,7 @@ def export_variant(hand: HandGraph, folder: str | Path, variant: str, parity_pix
     quantization = QUANTIZATION[variant]
     folder = Path(folder)
     labels = [LABELS[k] for k in sorted(LABELS)]
-    with grappler_without():
+    with grappler_without(), _without_info_logs():
         export_graph_model(
             hand.function, folder, task=TASK, parity_inputs={INPUT_NAME: parity_pixels},
             title=f"handtrack.js {hand.model_type} raw detector ({variant})",

@@ -40,6 +40,13 @@ COLORS: dict[str, str] = {
 }
 
 
+#: The detector handtrack.js 0.0.x loaded, the one the talk describes: SSDLite MobileNetV2 (300 x 300,
+#: 1,917 anchors), one class ("hand"), trained on EgoHands, converted by TF.js's pre-1.0 converter
+#: (``tensorflowjs_model.pb`` + ``weights_manifest.json``, loaded with ``tf.loadFrozenModel``, a format
+#: TF.js 1.0 replaced with ``model.json``). npm ``handtrackjs@0.1.5`` still ships it, unused.
+LEGACY_MODEL = "ssdlitemobilenetv2"
+
+
 class HandtrackModelError(BadInput):
     """A handtrack.js model was asked for that does not exist (or is not installed)."""
 
@@ -85,3 +92,27 @@ def model_dir(model_type: str = DEFAULT_MODEL_TYPE, size: str = DEFAULT_SIZE) ->
     return path
 
 
+def legacy_model_dir() -> Path:
+    """The folder of handtrack.js 0.0.x's model (:data:`LEGACY_MODEL`) inside the npm package:
+    5 weight shards, 18.5 MB, the talk's "sharded into 5 files with a maximum size of 4.2mb"."""
+    path = package_dir() / "models" / "web" / LEGACY_MODEL
+    if not (path / "weights_manifest.json").is_file():
+        raise HandtrackModelError(f"{path / 'weights_manifest.json'} is missing: the {PACKAGE} install looks "
+                                  "incomplete. Run `make setup` (or `npm ci`) again.")
+    return path
+
+
+def shipped_models(model_type: str = DEFAULT_MODEL_TYPE) -> list[dict[str, object]]:
+    """Every model the npm package ships for ``model_type``, plus the talk's 0.0.x model: which
+    handtrack.js loads it, its folder, its classes, and its download: weight shards, and MB of
+    all its files (graph and manifest included)."""
+    rows: list[dict[str, object]] = []
+    legacy = legacy_model_dir()
+    places = [("0.0.x (the talk)", legacy, 1)] + [
+        (f"{VERSION} (modelSize {size!r})", model_dir(model_type, size), len(LABELS)) for size in MODEL_SIZES]
+    for version, path, classes in places:
+        shards = sorted(path.glob("*.bin"))
+        rows.append({"handtrack.js": version, "folder": path.relative_to(package_dir() / "models").as_posix(),
+                     "classes": classes, "shards": len(shards),
+                     "MB": sum(p.stat().st_size for p in path.iterdir() if p.is_file()) / 1e6})
+    return rows
