@@ -84,7 +84,7 @@ test: setup test-deps lint
 
 # Unit and widget-state tests: no notebook, no browser, no long training (under 3 minutes on 2 cores).
 test-fast: setup
-	$(PYTEST) tests -m "not slow and not chromium" -q $(PYTEST_ARGS)
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile tests -m "not slow and not chromium" -q $(PYTEST_ARGS)
 
 # What is checked, and why some rules are off: [tool.ruff] and [tool.mypy] in pyproject.toml.
 lint: setup
