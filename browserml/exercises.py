@@ -9,6 +9,7 @@ being right.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def check(passed: bool, success: str, hint: str) -> bool:
@@ -36,6 +37,16 @@ def blank(what: str) -> bool:
     """What a check says about an untouched blank (and ``False``)."""
     print(f"… {what}: replace the ... with your answer, then run the cell again")
     return False
+
+
+def cell_ran(result: Any, what: str = "run your %%tfjs cell first") -> bool:
+    """Whether a TF.js exercise's cell (its ``_tfjs``, a ``CellResult``) ran to the end;
+    when it did not, say so as a check says it (blank or ✗) and return ``False``."""
+    if result is None or is_blank(result):
+        return blank(what)
+    if not result.ok:
+        return verdict(False, "", f"the cell did not run to the end: {result.summary()}")
+    return True
 
 
 def solutions(notebook: str, folder: Path | None = None) -> dict[str, str]:

@@ -5,13 +5,13 @@ file for file; the same command without ``grappler_without()`` gives another gra
 
 from __future__ import annotations
 
-import json
 import shlex
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from tools.cells import code_cell
 
 from browserml.compat import import_tensorflowjs
 from browserml.paths import project_root
@@ -20,11 +20,8 @@ NOTEBOOK = project_root() / "notebooks" / "04_handtrack_conversion.ipynb"
 
 
 def notebook_cell(marker: str) -> str:
-    """The one code cell of lesson 4 that contains ``marker``."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
-    assert len(found) == 1, f"{len(found)} code cells of {NOTEBOOK.name} contain {marker!r}"
-    return found[0]
+    """The one code cell of the lesson that contains ``marker``."""
+    return code_cell(NOTEBOOK.name, marker)
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,9 @@ features :func:`browserml.imagesearch.features.extract_features` gives for the s
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
+from tools.cells import code_cell
 
 from browserml.data.images import load_image_set
 from browserml.imagesearch.backbones import load_backbone
@@ -19,11 +18,8 @@ EPS32 = float(np.finfo(np.float32).eps)
 
 
 def notebook_cell(marker: str) -> str:
-    """The one code cell of lesson 3 that contains ``marker``."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
-    assert len(found) == 1, f"{len(found)} code cells of {NOTEBOOK.name} contain {marker!r}"
-    return found[0]
+    """The one code cell of the lesson that contains ``marker``."""
+    return code_cell(NOTEBOOK.name, marker)
 
 
 @pytest.fixture(scope="module")

@@ -5,31 +5,24 @@ same evalCell the page runs."""
 
 from __future__ import annotations
 
-import json
-from functools import cache
-
 import numpy as np
 import pytest
+from tools import cells as tools_cells
 
 from browserml import playground as pg
 from browserml.exercises import solutions
 from browserml.inbrowser.cell import CellRequest, node_available, run_cell_in_node, to_json_value
-from browserml.paths import project_root
 
 NOTEBOOK = "05_tensorflow_playground.ipynb"
 needs_node = pytest.mark.skipif(not node_available(), reason="Node and node_modules are needed (make setup)")
 
 
-@cache
 def code_cells() -> tuple[str, ...]:
-    nb = json.loads((project_root() / "notebooks" / NOTEBOOK).read_text(encoding="utf-8"))
-    return tuple("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    return tools_cells.code_cells(NOTEBOOK)
 
 
 def cell_with(text: str) -> str:
-    found = [c for c in code_cells() if text in c]
-    assert len(found) == 1, f"{len(found)} code cells of {NOTEBOOK} hold {text!r}"
-    return found[0]
+    return tools_cells.code_cell(NOTEBOOK, text)
 
 
 def solution_namespace(exercise: str) -> dict:

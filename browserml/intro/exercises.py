@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from browserml.exercises import blank, is_blank, verdict
+from browserml.exercises import blank, cell_ran, is_blank, verdict
 from browserml.inbrowser.cell import CellResult
 from browserml.intro.plots import frame_stats
 
@@ -19,17 +19,10 @@ from browserml.intro.plots import frame_stats
 LEAK_EXPECTED = float(sum((i / 100) ** 2 for i in range(100)))
 
 
-def _ran(result: CellResult | None, what: str) -> bool:
-    if result is None or is_blank(result):
-        return blank(what)
-    if not result.ok:
-        return verdict(False, "", f"the cell did not run to the end: {result.summary()}")
-    return True
-
 
 def check_no_leak(result: CellResult | None) -> bool:
     """Exercise 1: the loop still returns its sum, and leaves no tensor behind."""
-    if not _ran(result, "run your %%tfjs cell first"):
+    if not cell_ran(result, "run your %%tfjs cell first"):
         return False
     assert result is not None
     value = float(np.asarray(result.value))
@@ -46,7 +39,7 @@ def check_non_blocking(result: CellResult | None, blocking: Mapping[str, Any], s
     frame for every other step more than the blocking loop drew (which draws none while
     it works). Frames, not the longest gap, decide: on a busy machine any loop can lose
     the CPU for a moment, but only a loop that yields lets frames in between its steps."""
-    if not _ran(result, "run your %%tfjs cell first"):
+    if not cell_ran(result, "run your %%tfjs cell first"):
         return False
     assert result is not None
     if not isinstance(result.value, Mapping) or "gaps" not in result.value:

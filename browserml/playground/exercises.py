@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from browserml.errors import BadInput
-from browserml.exercises import blank, is_blank, verdict
+from browserml.exercises import blank, cell_ran, is_blank, verdict
 from browserml.inbrowser.cell import CellResult
 from browserml.playground.model import FEATURE_LABELS, FEATURES, Network, PlaygroundConfig, feature_columns
 from browserml.playground.state import PlaygroundState
@@ -46,19 +46,12 @@ def check_xor_feature(feature: str | Any, epochs: int = 30) -> bool:
 # --------------------------------------------------------------------------- exercise 2
 
 
-def _ran(result: CellResult | None, what: str) -> bool:
-    if result is None or is_blank(result):
-        return blank(what)
-    if not result.ok:
-        return verdict(False, "", f"the cell did not run to the end: {result.summary()}")
-    return True
-
 
 def check_tfjs_features(result: CellResult | None, points: np.ndarray) -> bool:
     """Exercise 2: the ``%%tfjs`` cell returned Playground's seven features of ``points``
     (a tensor of shape [n, 7], in the order of ``FEATURES``), equal to
     :func:`~browserml.playground.model.feature_columns`, and left no tensor behind."""
-    if not _ran(result, "run your %%tfjs cell first"):
+    if not cell_ran(result, "run your %%tfjs cell first"):
         return False
     assert result is not None
     want = feature_columns(points, FEATURES)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from browserml.errors import BadInput
-from browserml.exercises import blank, is_blank, verdict
+from browserml.exercises import blank, cell_ran, is_blank, verdict
 from browserml.inbrowser.cell import CellResult
 from browserml.polyfit.model import QUADRATIC, PolyData, _tf, fit, least_squares, make_data
 
@@ -172,13 +172,6 @@ def check_ops_function(fn: Callable[..., Any] | Any, cases: Sequence[Sequence[fl
 # --------------------------------------------------------------------------- exercise 3
 
 
-def _ran(result: CellResult | None, what: str) -> bool:
-    if result is None or is_blank(result):
-        return blank(what)
-    if not result.ok:
-        return verdict(False, "", f"the cell did not run to the end: {result.summary()}")
-    return True
-
 
 @lru_cache(maxsize=8)
 def _slide_fit(x: bytes, y: bytes, learning_rate: float, iterations: int) -> tuple[float, ...]:
@@ -196,7 +189,7 @@ def check_leak_free_fit(result: CellResult | None, data: PolyData, learning_rate
                         iterations: int = QUADRATIC.iterations) -> bool:
     """Exercise 3: the slide's loop, rewritten to leave no tensor behind (``_tfjs.leaked``
     is 0), still reaching the same coefficients as Python from the same start."""
-    if not _ran(result, "run your %%tfjs cell first"):
+    if not cell_ran(result, "run your %%tfjs cell first"):
         return False
     assert result is not None
     try:
