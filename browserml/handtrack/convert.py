@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from browserml.atomic import atomic_directory
-from browserml.compat import import_tensorflowjs
+from browserml.compat import import_tensorflowjs, tensorflow_log_filter
 from browserml.errors import BadInput
 from browserml.export import (
     FLOAT32_TOLERANCE,
@@ -96,7 +96,8 @@ class ConversionRow:
 
 @contextlib.contextmanager
 def grappler_without(passes: Sequence[str] = SKIPPED_GRAPPLER_PASSES) -> Iterator[None]:
-    """Within the block, ``tensorflowjs``'s converter runs grappler without ``passes``.
+    """Within the block, ``tensorflowjs``'s converter runs grappler without ``passes`` (none
+    removed with ``passes=()``), and its C++ start-up lines stay out of the output.
 
     ``optimize_graph`` hard-codes its optimizer list ('pruning', 'constfold',
     'arithmetic', 'dependency', then 'remap', ...) and calls ``_run_grappler`` for each
@@ -115,7 +116,8 @@ def grappler_without(passes: Sequence[str] = SKIPPED_GRAPPLER_PASSES) -> Iterato
 
     conversion._run_grappler = run_without
     try:
-        yield
+        with tensorflow_log_filter():  # grappler's C++ "Starting new session" lines, before abseil's settings
+            yield
     finally:
         conversion._run_grappler = original
 
