@@ -153,6 +153,7 @@ def test_node_runs_the_cell_and_counts_its_tensors():
         });""")
     result = run_cell_in_node(tidy, {})
     assert result.ok and result.leaked == 0 and result.value.shape == ()
+    assert result.logs == []  # not even TF.js's "Hi, looks like you are running TensorFlow.js in Node.js"
     assert float(result.value) == pytest.approx(1.5**2 + 4 + 9, rel=F32)
 
 

@@ -32,8 +32,10 @@ runMain('tfjs_cell', async function (args) {
   const backend = config.backend || 'cpu';
   pointWasmAtPackage();
   // The cpu backend greets Node users ("Hi, looks like you are running TensorFlow.js in
-  // Node.js...") when it starts: start it here, so the greeting is not the cell's output.
+  // Node.js...") on its first write: make that write here, so the greeting is not the
+  // cell's output (a cell may switch to cpu itself).
   await tf.setBackend('cpu');
+  tf.tensor(0).dispose();
   await useBackend(tf, backend);
   const { evalCell } = await import('./runtime/cell.js');
   const scope = Object.assign({}, config.scope || {});
