@@ -311,6 +311,7 @@ def run_cell_in_node(request: CellRequest, scope: Mapping[str, Any]) -> CellResu
     """Run the cell under Node (npm ``@tensorflow/tfjs``, a fresh process each time, so
     nothing carries over between cells). Node has ``cpu`` and ``wasm``; a cell that asks
     for webgl or webgpu runs on cpu and says so."""
+    import contextlib
     import subprocess
 
     from browserml.serve import serve
@@ -321,23 +322,20 @@ def run_cell_in_node(request: CellRequest, scope: Mapping[str, Any]) -> CellResu
     config = {"code": request.code, "backend": backend, "timeout_ms": 1000 * request.timeout_s,
               "scope": dict(scope), "model_url": None}
     try:
-        # --model: served over HTTP on 127.0.0.1, so MODEL_URL is a URL here as in the page
-        with serve({"/": request.model or Path.cwd()}) as base:
-            if request.model:
-                config["model_url"] = f"{base}/model.json"
+        with contextlib.ExitStack() as stack:
+            if request.model:  # served over HTTP on 127.0.0.1, so MODEL_URL is a URL here as in the page
+                config["model_url"] = stack.enter_context(serve({"/": request.model})) + "/model.json"
             answer = run_node_script("tfjs_cell.cjs", timeout_s=request.timeout_s + 60, payload=config)
     except subprocess.TimeoutExpired:
-        result.error = f"Node did not finish the cell within {request.timeout_s + 60:.0f} s"
-        result.status = result.error
-        return result
+        why = f"Node did not finish the cell within {request.timeout_s + 60:.0f} s"
     except (TfjsRuntimeError, TfjsUnavailableError, OSError) as err:
-        result.error = f"Node could not run the cell: {err}"
-        result.status = result.error
+        why = f"Node could not run the cell: {err}"
+    else:
+        result.read(answer, None)
+        result.status = "done"
         return result
-    result.read(answer, None)
-    result.status = "done"
+    result.error = result.status = why
     return result
-
 
 __all__ = [
     "CELL_BACKENDS",

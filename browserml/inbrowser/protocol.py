@@ -166,7 +166,7 @@ def encode_eval_request(
     buffers: list[bytes] = []
     content: dict[str, Any] = {
         "kind": EVAL, "id": job_id, "code": request.code, "backend": request.backend,
-        "timeout_s": float(request.timeout_s), "scope": dict(scope), "backends": [request.backend],
+        "timeout_s": float(request.timeout_s), "scope": dict(scope),
     }
     if payload is not None:
         content["model"] = _model_message(payload, buffers)
@@ -213,8 +213,6 @@ def read_result(
             decode_fit_reply(value, content, buffers)
     except BrowserRuntimeError as err:
         value.error = f"could not read the page's answer: {err}"
-    if isinstance(value, CellResult) and not value.answered:
-        value.error = value.error or "the page's answer could not be read"
     value.status = "done" if not value.error else f"error: {value.error}"
 
 
